@@ -1,0 +1,46 @@
+"""The one exception hierarchy of the ``ivr`` package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class IvrError(Exception):
+    """Base of every error raised by the ivr package."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a flow file, located precisely.
+
+    Rendered as ``file:line: path: message`` so editors and CI logs can jump to it.
+    """
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        location = f"{self.file}:{self.line}"
+        return f"{location}: {self.path}: {self.message}" if self.path else f"{location}: {self.message}"
+
+
+class FlowError(IvrError):
+    """A flow bundle failed to load or validate; ``diagnostics`` holds every problem found."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.file, d.line, d.path, d.message))
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class EngineError(IvrError):
+    """The engine could not advance a call (a bug or an inconsistent state); the caller gets the fallback."""
+
+
+class SessionError(IvrError):
+    """A call session is missing, expired or could not be stored."""
+
+
+class StoreError(IvrError):
+    """Publishing, history or rollback of flow versions failed."""

@@ -1,0 +1,126 @@
+"""What the engine asks the telephony edge to do (output of :func:`ivr.engine.step`).
+
+These are plain data; ``webhooks`` turns them into TwiML with twilio's ``VoiceResponse`` and the simulator reads
+that TwiML back. The engine never builds XML and never performs I/O: a :class:`Lookup` is an *effect* the caller
+of ``step`` performs before feeding the outcome back as a :class:`~ivr.events.LookupDone` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Say:
+    """Speak ``text`` with text-to-speech."""
+
+    text: str
+    voice: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Play:
+    """Play an audio file by URL."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Silence for ``seconds``."""
+
+    seconds: int = 1
+
+
+Prompt = Union[Say, Play, Pause]
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Play ``prompts`` while collecting keys (and, later, speech).
+
+    ``timeout`` is Twilio's: seconds to wait for the first key and between keys. ``finish_on_key`` is ``""`` when
+    no key ends input. ``hints`` are the phrases the current node accepts (used by speech recognition).
+    """
+
+    prompts: tuple[Prompt, ...]
+    num_digits: int | None = None
+    finish_on_key: str = "#"
+    timeout: int = 5
+    hints: tuple[str, ...] = ()
+    language: str | None = None
+    speech: bool = False
+
+
+class DialKind(str, Enum):
+    NUMBER = "number"
+    SIP = "sip"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True)
+class Dial:
+    """Transfer the caller to a phone number, SIP address or Twilio Client identity."""
+
+    target: str
+    kind: DialKind = DialKind.NUMBER
+    caller_id: str | None = None
+    timeout: int = 30
+
+
+@dataclass(frozen=True)
+class RoutingRequest:
+    """What a queued call needs from an agent; stored on the session for the routing layer."""
+
+    queue: str
+    skills: dict[str, int] = field(default_factory=dict)
+    priority: int = 0
+    language: str | None = None
+    timeout: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"queue": self.queue, "skills": dict(self.skills), "priority": self.priority,
+                "language": self.language, "timeout": self.timeout}
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    """Put the caller in an agent queue."""
+
+    request: RoutingRequest
+
+
+@dataclass(frozen=True)
+class Record:
+    """Record a voicemail."""
+
+    max_length: int = 120
+    finish_on_key: str = "#"
+    timeout: int = 5
+    play_beep: bool = True
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """End the call."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Effect: perform an HTTP request against the business's API and feed back a ``LookupDone`` event."""
+
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    json: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float = 3.0
+
+
+Instruction = Union[Say, Play, Pause, Gather, Dial, Enqueue, Record, Hangup, Lookup]
+
+#: Instructions after which the engine waits for an event from the telephony edge.
+WAITING = (Gather, Dial, Enqueue, Record, Hangup, Lookup)
