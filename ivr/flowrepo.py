@@ -1,0 +1,66 @@
+"""Published flow bundles as the running system sees them: parsed once per version per process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Mapping
+
+from ivr.errors import FlowError, StoreError
+from ivr.flowcheck import load_bundle, read_directory
+from ivr.flowmodel import Bundle
+from ivr.store import FlowStore
+
+log = logging.getLogger(__name__)
+
+
+class FlowRepository:
+    """Reads bundles from a :class:`FlowStore`, caching parsed versions (they are immutable once published)."""
+
+    def __init__(self, store: FlowStore, service_urls: Mapping[str, str] | None = None, cache_size: int = 16):
+        self.store = store
+        self.service_urls = dict(service_urls or {})
+        self._cache: dict[int, Bundle] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def validate(self, sources: Mapping[str, str]) -> None:
+        """Raise :class:`FlowError` unless ``sources`` is a valid bundle (the store's publish check)."""
+        load_bundle(sources, service_urls=self.service_urls)
+
+    def bundle(self, version: int) -> Bundle:
+        with self._lock:
+            cached = self._cache.get(version)
+        if cached is not None:
+            return cached
+        bundle = load_bundle(self.store.get(version), service_urls=self.service_urls)
+        with self._lock:
+            if len(self._cache) >= self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[version] = bundle
+        return bundle
+
+    def current(self) -> tuple[int, Bundle]:
+        version = self.store.current_version()
+        if version is None:
+            raise StoreError("no flow version is published: run 'ivr flows publish'")
+        return version, self.bundle(version)
+
+    def publish_directory(self, directory: str | Path, *, author: str, message: str) -> int:
+        return self.store.publish(read_directory(directory), self.validate, author=author, message=message)
+
+    def publish_at_start(self, directory: str | Path) -> int | None:
+        """Publish the flows directory when it differs from the current version and is valid.
+
+        A broken directory never replaces a working version: its problems are logged and the current version
+        stays. Returns the version in effect (None when nothing valid was ever published).
+        """
+        try:
+            return self.publish_directory(directory, author="server-start", message=f"published from {directory}")
+        except FlowError as e:
+            log.error("flows in %s are invalid; keeping version %s:\n%s", directory,
+                      self.store.current_version(), e)
+        except StoreError as e:
+            log.error("could not publish %s: %s", directory, e)
+        return self.store.current_version()

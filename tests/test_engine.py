@@ -1,0 +1,361 @@
+"""The pure step function, driven event by event (no Redis, no HTTP)."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ivr import instructions as ins
+from ivr.engine import CallState, Disposition, Waiting, luhn_valid, new_call, step
+from ivr.errors import EngineError
+from ivr.events import CallStarted, DialEnded, Input, LookupDone, NoInput, QueueEnded, RecordingEnded
+from ivr.flowcheck import load_bundle, read_directory
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # Monday 10:00 in New York
+SAMPLES = Path(__file__).resolve().parent.parent / "flows"
+
+
+def bundle_of(text: str, **others: str):
+    sources = {"main.yaml": textwrap.dedent(text)}
+    sources.update({f"{name}.yaml": textwrap.dedent(body) for name, body in others.items()})
+    return load_bundle(sources)
+
+
+def said(instructions) -> list[str]:
+    out = []
+    for item in instructions:
+        if isinstance(item, ins.Say):
+            out.append(item.text)
+        elif isinstance(item, ins.Gather):
+            out.extend(p.text for p in item.prompts if isinstance(p, ins.Say))
+    return out
+
+
+class Call:
+    """Drives one call through the engine, keeping the state between events."""
+
+    def __init__(self, bundle, called="+15550100100", caller="+15551230000", now=NOW):
+        self.bundle, self.now = bundle, now
+        self.state = new_call(1, "CA" + "0" * 32)
+        self.out = self.send(CallStarted(now, caller, called, self.state.call_sid))
+
+    def send(self, event):
+        result = step(self.bundle, self.state, event)
+        self.state, self.log = result.state, result.log
+        self.out = result.instructions
+        return result.instructions
+
+    def press(self, digits):
+        return self.send(Input(self.now, digits=digits))
+
+    def silence(self):
+        return self.send(NoInput(self.now))
+
+
+MENU = """\
+    defaults: {no_input: "I did not hear you.", no_match: "Not a choice.", retries: 1}
+    nodes:
+      menu:
+        menu:
+          prompt: "Press 1 for sales, 2 for support."
+          options:
+            - {key: 1, phrases: [sales], goto: sales, set: {topic: sales}}
+            - {key: 2, phrases: [support, technical support], goto: support}
+          fallback: operator
+      sales:
+        hangup: "Sales, {{topic}}. Bye."
+      support:
+        hangup: "Support. Bye."
+      operator:
+        transfer: {to: "+15559990000", on_failure: sorry}
+      sorry:
+        hangup: "Nobody answered."
+    """
+
+
+def test_menu_prompt_is_a_gather_with_one_digit():
+    call = Call(bundle_of(MENU))
+    gather = call.out[-1]
+    assert isinstance(gather, ins.Gather) and gather.num_digits == 1
+    assert said(call.out) == ["Press 1 for sales, 2 for support."]
+    assert gather.hints == ("sales", "support", "technical support")
+    assert call.state.waiting is Waiting.GATHER
+
+
+def test_menu_choice_sets_variables_and_goes_on():
+    call = Call(bundle_of(MENU))
+    out = call.press("1")
+    assert said(out) == ["Sales, sales. Bye."] and isinstance(out[-1], ins.Hangup)
+    assert call.state.disposition is Disposition.SELF_SERVICE and call.state.ended
+
+
+def test_menu_speech_matches_the_longest_phrase():
+    call = Call(bundle_of(MENU))
+    assert said(call.send(Input(NOW, speech="I need Technical Support please"))) == ["Support. Bye."]
+
+
+def test_no_input_then_no_match_then_fallback():
+    call = Call(bundle_of(MENU))
+    out = call.silence()
+    assert said(out) == ["I did not hear you.", "Press 1 for sales, 2 for support."]
+    out = call.press("7")
+    assert isinstance(out[-1], ins.Dial) and out[-1].target == "+15559990000"
+    assert [e["outcome"] for e in call.log][:2] == ["no-match", "retries-exhausted"]
+
+
+def test_transfer_failure_branch_and_success_disposition():
+    call = Call(bundle_of(MENU))
+    call.silence(), call.silence()
+    out = call.send(DialEnded(NOW, "no-answer"))
+    assert said(out) == ["Nobody answered."]
+    call = Call(bundle_of(MENU))
+    call.silence(), call.silence()
+    out = call.send(DialEnded(NOW, "completed", 42))
+    assert isinstance(out[-1], ins.Hangup) and call.state.disposition is Disposition.TRANSFERRED
+
+
+COLLECT = """\
+    nodes:
+      ask:
+        collect:
+          prompt: "Card number?"
+          var: card
+          min_length: 8
+          max_length: 8
+          luhn: true
+          invalid: "Invalid."
+          confirm: "You entered {{card|digits}}. Press 1 if right, 2 to retry."
+          retries: 2
+          fallback: bye
+        next: thanks
+      thanks:
+        hangup: "Thanks, card ending {{card|last:4}}."
+      bye:
+        hangup: "Goodbye."
+    """
+
+
+def test_collect_validates_luhn_and_confirms():
+    call = Call(bundle_of(COLLECT))
+    assert call.out[-1].num_digits == 8 and call.out[-1].finish_on_key == "#"
+    out = call.press("12345678")
+    assert said(out) == ["Invalid.", "Card number?"]
+    out = call.press("12345674#")
+    assert said(out) == ["You entered 1 2 3 4 5 6 7 4. Press 1 if right, 2 to retry."]
+    assert call.state.waiting is Waiting.CONFIRM and "card" not in call.state.vars
+    out = call.press("1")
+    assert said(out) == ["Thanks, card ending 5674."]
+    logged = [e.get("input") for e in call.log]
+    assert "12345674" not in str(logged)  # collected digits are masked in the log
+
+
+def test_collect_rejected_confirmation_asks_again():
+    call = Call(bundle_of(COLLECT))
+    call.press("12345674")
+    out = call.press("2")
+    assert said(out) == ["Card number?"] and call.state.waiting is Waiting.GATHER
+
+
+def test_collect_exhausted_goes_to_fallback():
+    call = Call(bundle_of(COLLECT))
+    call.press("1"), call.press("2")
+    assert said(call.press("3")) == ["Goodbye."]
+
+
+@pytest.mark.parametrize("number,valid", [("12345674", True), ("12345678", False), ("79927398713", True),
+                                          ("4111111111111111", True), ("0", True), ("abc", False)])
+def test_luhn(number, valid):
+    assert luhn_valid(number) is valid
+
+
+LOOKUP = """\
+    services:
+      api: {url: "http://backend.example"}
+    nodes:
+      ask:
+        collect: {prompt: "Account?", var: acct}
+        next: fetch
+      fetch:
+        lookup:
+          service: api
+          path: "/accounts/{{acct}}"
+          query: {who: "{{caller}}"}
+          as: account
+          save: {balance: account.balance}
+          on_not_found: unknown
+          on_failure: down
+        next: read
+      read:
+        hangup: "Balance {{balance}} for {{account.name}}."
+      unknown:
+        hangup: "Unknown account."
+      down:
+        hangup: "System down."
+    """
+
+
+def test_lookup_is_an_effect_and_results_become_variables():
+    call = Call(bundle_of(LOOKUP))
+    out = call.press("12/../x")
+    request = out[-1]
+    assert isinstance(request, ins.Lookup) and call.state.waiting is Waiting.LOOKUP
+    assert request.url == "http://backend.example/accounts/12"  # only digits are collected
+    assert request.params == {"who": "+15551230000"}
+    out = call.send(LookupDone(NOW, 200, {"name": "Ada", "account": {"balance": 12.5}}))
+    assert said(out) == ["Balance 12.5 for Ada."]
+
+
+@pytest.mark.parametrize("status,expected", [(404, "Unknown account."), (500, "System down."),
+                                             (None, "System down.")])
+def test_lookup_failure_branches(status, expected):
+    call = Call(bundle_of(LOOKUP))
+    call.press("42")
+    assert said(call.send(LookupDone(NOW, status, None, error="x"))) == [expected]
+
+
+def test_template_values_are_escaped_for_urls():
+    bundle = bundle_of("""\
+        variables: {name: "a/b?c=d&e"}
+        services:
+          api: {url: "http://h"}
+        nodes:
+          f:
+            lookup: {service: api, path: "/x/{{name}}", on_failure: e}
+            next: e
+          e:
+            hangup: true
+        """)
+    assert Call(bundle).out[-1].url == "http://h/x/a%2Fb%3Fc%3Dd%26e"
+
+
+def test_subflow_returns_to_next_and_shares_variables():
+    bundle = bundle_of("""\
+        nodes:
+          a:
+            subflow: sub
+            next: b
+          b:
+            hangup: "Back with {{x}}."
+        """, sub="""\
+        nodes:
+          s:
+            set: {x: "42"}
+            next: r
+          r:
+            return: true
+        """)
+    call = Call(bundle)
+    assert said(call.out) == ["Back with 42."] and call.state.stack == []
+
+
+def test_queue_emits_enqueue_with_routing_request_on_session():
+    bundle = bundle_of("""\
+        nodes:
+          q:
+            queue: {name: billing, skills: {billing: 3}, priority: 2, prompt: "Please hold."}
+            next: vm
+          vm:
+            voicemail: {prompt: "Leave a message.", max_length: 1m}
+            next: bye
+          bye:
+            hangup: "Bye."
+        """)
+    call = Call(bundle)
+    enqueue = call.out[-1]
+    assert isinstance(enqueue, ins.Enqueue) and said(call.out) == ["Please hold."]
+    assert call.state.routing == {"queue": "billing", "skills": {"billing": 3}, "priority": 2,
+                                  "language": "en-US", "timeout": None}
+    out = call.send(QueueEnded(NOW, "leave", 30))
+    assert isinstance(out[-1], ins.Record) and out[-1].max_length == 60
+    out = call.send(RecordingEnded(NOW, "https://api.twilio.com/rec/RE1", 12))
+    assert said(out) == ["Bye."] and call.state.vars["recording_url"] == "https://api.twilio.com/rec/RE1"
+
+
+def test_queue_bridged_ends_the_call_as_queued():
+    call = Call(bundle_of("nodes:\n  q:\n    queue: {name: general}\n"))
+    call.send(QueueEnded(NOW, "bridged", 10))
+    assert call.state.ended and call.state.disposition is Disposition.QUEUED
+
+
+def test_branch_on_caller_time_and_day():
+    bundle = bundle_of("""\
+        timezone: America/New_York
+        nodes:
+          b:
+            branch:
+              cases:
+                - when: {var: caller, starts_with: "+44"}
+                  goto: uk
+                - when: {all: [{day: mon-fri}, {time: {from: "09:00", to: "17:00"}}]}
+                  goto: open
+              else: closed
+          uk:
+            hangup: UK
+          open:
+            hangup: Open
+          closed:
+            hangup: Closed
+        """)
+    assert said(Call(bundle, caller="+447700900000").out) == ["UK"]
+    assert said(Call(bundle).out) == ["Open"]
+    saturday = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
+    assert said(Call(bundle, now=saturday).out) == ["Closed"]
+
+
+def test_runaway_loop_without_input_is_an_engine_error():
+    bundle = bundle_of("""\
+        nodes:
+          a:
+            set: {x: "1"}
+            next: b
+          b:
+            branch:
+              cases: [{when: {var: x, equals: "2"}, goto: c}]
+              else: a
+          c:
+            hangup: true
+        """)
+    with pytest.raises(EngineError, match="without input"):
+        Call(bundle)
+
+
+def test_event_that_does_not_fit_is_an_engine_error():
+    call = Call(bundle_of(MENU))
+    with pytest.raises(EngineError):
+        call.send(DialEnded(NOW, "completed"))
+
+
+def test_state_round_trips_through_a_dict():
+    call = Call(bundle_of(COLLECT))
+    call.press("12345674")
+    again = CallState.from_dict(call.state.to_dict())
+    assert again == call.state
+
+
+def test_step_does_not_mutate_its_input_state():
+    call = Call(bundle_of(MENU))
+    before = call.state.to_dict()
+    step(call.bundle, call.state, Input(NOW, digits="1"))
+    assert call.state.to_dict() == before
+
+
+# -- the sample flows --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def samples():
+    return load_bundle(read_directory(SAMPLES))
+
+
+def test_sample_hours_route_to_queue_when_open_and_voicemail_when_closed(samples):
+    call = Call(samples, called="+15550100101")  # the direct English line
+    out = call.press("0")
+    assert isinstance(out[-1], ins.Enqueue) and out[-1].request.queue == "general"
+    night = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)  # Monday 22:00 in New York
+    call = Call(samples, called="+15550100101", now=night)
+    out = call.press("0")
+    assert said(out)[0] == "Our office is now closed. We open again on Tuesday, November 24 at 8:00 AM."
+    christmas = datetime(2026, 12, 25, 15, 0, tzinfo=timezone.utc)
+    call = Call(samples, called="+15550100101", now=christmas)
+    assert said(call.press("0"))[0].startswith("Our office is closed today for Christmas Day.")

@@ -1,0 +1,100 @@
+"""The HTTP edge: Flask app factory, Twilio voice endpoints, the JSON API. The only package that speaks HTTP."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+import redis as redis_lib
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr.calllog import CallLog
+from ivr.calls import CallService, HttpClient
+from ivr.config import Settings
+from ivr.flowrepo import FlowRepository
+from ivr.jobs import enqueue_finalize
+from ivr.redisserver import EmbeddedRedis, connect
+from ivr.sessions import SessionStore
+from ivr.store import FlowStore
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+@dataclass
+class Services:
+    """Shared clients of one app, in ``app.extensions['ivr']``."""
+
+    settings: Settings
+    redis: redis_lib.Redis
+    repo: FlowRepository
+    calllog: CallLog
+    calls: CallService
+    embedded: EmbeddedRedis | None = None
+
+
+def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redis | None = None,
+               clock: Callable[[], datetime] | None = None, http: HttpClient | None = None,
+               publish_flows: bool = True) -> Flask:
+    """Build the app. Settings come from the environment unless given; without ``REDIS_URL`` (and no client)
+    the app starts its own ``redis-server``. When ``publish_flows`` is true, the flows directory is published at
+    start if it is valid and differs from the current version (a broken directory never replaces a working one).
+    """
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(IVR_SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+                      MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES)
+    if settings.trust_proxy:
+        n = settings.trust_proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore
+
+    embedded = None
+    if redis_client is None:
+        if settings.redis_url:
+            redis_client = connect(settings.redis_url)
+        else:
+            embedded = EmbeddedRedis()
+            embedded.start()
+            redis_client = connect(embedded.url)
+    repo = FlowRepository(FlowStore(redis_client), settings.services)
+    calllog = CallLog(redis_client, settings.calllog_ttl)
+    calls = CallService(repo, SessionStore(redis_client, settings.session_ttl), calllog, http=http, clock=clock,
+                        on_closed=lambda call_sid: enqueue_finalize(redis_client, call_sid))
+    app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, embedded)
+    if publish_flows:
+        try:
+            repo.publish_at_start(settings.flows_dir)
+        except Exception:  # Redis down at start: calls get the fallback until it is back
+            log.exception("could not publish flows at start")
+
+    from webhooks import api, voice
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(api.bp)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        try:
+            redis_client.ping()
+            version = repo.store.current_version()
+        except Exception as e:
+            return jsonify(ok=False, error=type(e).__name__), 503
+        return jsonify(ok=version is not None, flows_version=version), 200 if version is not None else 503
+
+    @app.errorhandler(Exception)
+    def on_error(error: Exception) -> Any:
+        """Twilio must never see a 5xx: an unexpected fault on a Twilio URL becomes the spoken fallback."""
+        if isinstance(error, HTTPException):
+            if request.path.startswith("/api/"):
+                return jsonify(error=error.description), error.code
+            return error
+        log.exception("unhandled error on %s", request.path)
+        if request.path.startswith("/twilio/"):
+            return Response(voice.fallback_twiml(), 200, mimetype="text/xml")
+        return jsonify(error="internal error"), 500
+
+    return app

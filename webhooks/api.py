@@ -1,0 +1,44 @@
+"""JSON API for consoles and tools: call log and flow versions (supervisor token)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from webhooks.security import api_token_required
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _int_arg(name: str, default: int, high: int) -> int:
+    raw = request.args.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > high:
+        raise ValueError(f"'{name}' must be a whole number from 0 to {high}")
+    return int(raw)
+
+
+@bp.get("/calls")
+@api_token_required
+def calls():
+    try:
+        limit, offset = _int_arg("limit", 50, 500), _int_arg("offset", 0, 1_000_000)
+    except ValueError as e:
+        return jsonify(error=str(e)), 400
+    return jsonify(calls=current_app.extensions["ivr"].calllog.list(limit=limit, offset=offset))
+
+
+@bp.get("/calls/<call_sid>")
+@api_token_required
+def call(call_sid: str):
+    record = current_app.extensions["ivr"].calllog.get(call_sid[:64])
+    if record is None:
+        return jsonify(error=f"no call {call_sid[:64]!r} in the call log"), 404
+    return jsonify(record)
+
+
+@bp.get("/flows")
+@api_token_required
+def flows():
+    store = current_app.extensions["ivr"].repo.store
+    return jsonify(current=store.current_version(), history=store.history(limit=_int_arg("limit", 20, 200)))

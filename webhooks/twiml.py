@@ -1,0 +1,72 @@
+"""Engine instructions → TwiML, only through twilio's ``VoiceResponse`` (escaping is the library's job)."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from ivr import instructions as ins
+
+#: ``url_for_event(kind)`` → absolute URL of our continue endpoint for that event kind.
+UrlFor = Callable[[str], str]
+
+
+def _add_prompt(parent: VoiceResponse | Gather, prompt: ins.Prompt) -> None:
+    if isinstance(prompt, ins.Say):
+        parent.say(prompt.text, voice=prompt.voice, language=prompt.language)
+    elif isinstance(prompt, ins.Play):
+        parent.play(prompt.url)
+    elif isinstance(prompt, ins.Pause):
+        parent.pause(length=prompt.seconds)
+
+
+def render(instructions: Sequence[ins.Instruction], url_for: UrlFor, wait_url: str) -> str:
+    """Build the TwiML document answering one webhook."""
+    response = VoiceResponse()
+    for item in instructions:
+        if isinstance(item, (ins.Say, ins.Play, ins.Pause)):
+            _add_prompt(response, item)
+        elif isinstance(item, ins.Gather):
+            gather = Gather(action=url_for("gather"), method="POST", input="dtmf", timeout=item.timeout,
+                            finish_on_key=item.finish_on_key, num_digits=item.num_digits,
+                            action_on_empty_result=False)
+            for prompt in item.prompts:
+                _add_prompt(gather, prompt)
+            response.append(gather)
+            # Twilio goes on to the next verb when nothing was entered: that is our no-input event.
+            response.redirect(url_for("noinput"), method="POST")
+        elif isinstance(item, ins.Dial):
+            dial = Dial(action=url_for("dial"), method="POST", timeout=item.timeout, caller_id=item.caller_id)
+            if item.kind is ins.DialKind.SIP:
+                dial.sip(item.target)
+            elif item.kind is ins.DialKind.CLIENT:
+                dial.client(item.target)
+            else:
+                dial.number(item.target)
+            response.append(dial)
+        elif isinstance(item, ins.Enqueue):
+            response.enqueue(item.request.queue, action=url_for("queue"), method="POST", wait_url=wait_url,
+                             wait_url_method="POST")
+        elif isinstance(item, ins.Record):
+            response.record(action=url_for("record"), method="POST", max_length=item.max_length,
+                            finish_on_key=item.finish_on_key, timeout=item.timeout, play_beep=item.play_beep)
+        elif isinstance(item, ins.Hangup):
+            response.hangup()
+        elif isinstance(item, ins.Lookup):  # pragma: no cover - performed by CallService before rendering
+            raise ValueError("a lookup cannot be rendered as TwiML")
+    return str(response)
+
+
+def fallback(message: str, number: str | None, queue: str | None, wait_url: str) -> str:
+    """What a caller hears when anything inside goes wrong: an apology and the configured way out."""
+    response = VoiceResponse()
+    response.say(message)
+    if number:
+        response.dial(number)
+    elif queue:
+        response.enqueue(queue, wait_url=wait_url, wait_url_method="POST")
+    else:
+        response.say("Please call again later. Goodbye.")
+        response.hangup()
+    return str(response)

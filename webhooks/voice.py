@@ -1,0 +1,138 @@
+"""Twilio voice endpoints: incoming call, every continuation (gather, no input, dial, queue, record), the queue
+wait URL and status callbacks. Each answers TwiML and never a 5xx: faults become the fallback."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Callable
+
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.calls import CallService
+from ivr.errors import SessionError
+from ivr.events import DialEnded, Event, Input, NoInput, QueueEnded, RecordingEnded
+from ivr.instructions import Instruction
+from webhooks import twiml
+from webhooks.security import public_url, twilio_signed
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/twilio")
+
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+EVENTS = ("gather", "noinput", "dial", "queue", "record")
+FALLBACK_MESSAGE = "We're sorry, we are having technical difficulties."
+
+
+def _service() -> CallService:
+    return current_app.extensions["ivr"].calls
+
+
+def xml(body: str) -> Response:
+    return Response(body, 200, mimetype="text/xml")
+
+
+def fallback_twiml() -> str:
+    settings = current_app.config["IVR_SETTINGS"]
+    return twiml.fallback(FALLBACK_MESSAGE, settings.fallback_number, settings.fallback_queue,
+                          public_url("/twilio/wait"))
+
+
+def _field(name: str, limit: int = 128) -> str:
+    """A form field, bounded and stripped of control characters (caller-controlled input)."""
+    value = request.form.get(name, "")[:limit]
+    return "".join(ch for ch in value if ch.isprintable())
+
+
+def _int_field(name: str) -> int:
+    value = _field(name, 12)
+    return int(value) if value.isdigit() else 0
+
+
+def _renderer(call_sid: str) -> Callable[[list[Instruction], int], str]:
+    def render(instructions: list[Instruction], seq: int) -> str:
+        return twiml.render(instructions, lambda kind: public_url(f"/twilio/continue?seq={seq}&on={kind}"),
+                            public_url("/twilio/wait"))
+    return render
+
+
+@bp.post("/voice")
+@twilio_signed
+def incoming() -> Response:
+    call_sid = _field("CallSid", 64)
+    if not CALL_SID.match(call_sid):
+        return Response("missing or malformed CallSid", 400, mimetype="text/plain")
+    try:
+        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), _renderer(call_sid)))
+    except Exception:
+        log.exception("incoming call %s failed; answering the fallback", call_sid)
+        return xml(fallback_twiml())
+
+
+def _event(kind: str) -> Callable[[datetime], Event]:
+    if kind == "gather":
+        digits = re.sub(r"[^0-9*#]", "", _field("Digits", 64))
+        speech = _field("SpeechResult", 500)
+        try:
+            confidence = float(_field("Confidence", 16)) if request.form.get("Confidence") else None
+        except ValueError:
+            confidence = None
+        return lambda now: Input(now, digits=digits, speech=speech, confidence=confidence)
+    if kind == "noinput":
+        return lambda now: NoInput(now)
+    if kind == "dial":
+        status, duration = _field("DialCallStatus", 32) or "failed", _int_field("DialCallDuration")
+        return lambda now: DialEnded(now, status, duration)
+    if kind == "queue":
+        result, queue_time = _field("QueueResult", 32) or "system-error", _int_field("QueueTime")
+        return lambda now: QueueEnded(now, result, queue_time)
+    url, duration, digits = _field("RecordingUrl", 512), _int_field("RecordingDuration"), _field("Digits", 8)
+    return lambda now: RecordingEnded(now, url, duration, digits)
+
+
+@bp.post("/continue")
+@twilio_signed
+def continue_call() -> Response:
+    call_sid = _field("CallSid", 64)
+    if not CALL_SID.match(call_sid):
+        return Response("missing or malformed CallSid", 400, mimetype="text/plain")
+    kind = request.args.get("on", "")
+    seq_text = request.args.get("seq", "")
+    seq = int(seq_text) if seq_text.isdigit() and len(seq_text) < 9 else -1
+    if kind not in EVENTS:
+        kind, seq = "noinput", -1  # an unknown event can only replay the current answer
+    try:
+        return xml(_service().advance(call_sid, seq, _event(kind), _renderer(call_sid)))
+    except SessionError as e:
+        log.warning("call %s: %s; answering the fallback", call_sid, e)
+    except Exception:
+        log.exception("call %s failed on %s; answering the fallback", call_sid, kind)
+    return xml(fallback_twiml())
+
+
+@bp.post("/wait")
+@twilio_signed
+def wait() -> Response:
+    """Played to a caller waiting in a queue (waitUrl: Say, Play, Pause, Redirect... only)."""
+    response = VoiceResponse()
+    position = _int_field("QueuePosition")
+    if position:
+        response.say(f"You are number {position} in line.")
+    response.say("Thank you for holding. An agent will be with you shortly.")
+    response.pause(length=15)
+    return xml(str(response))
+
+
+@bp.post("/status")
+@twilio_signed
+def status() -> Response:
+    call_sid = _field("CallSid", 64)
+    if not CALL_SID.match(call_sid):
+        return Response("missing or malformed CallSid", 400, mimetype="text/plain")
+    try:
+        _service().status(call_sid, _field("CallStatus", 32), _int_field("CallDuration"))
+    except Exception:
+        log.exception("status callback for %s failed", call_sid)
+    return Response(status=204)
