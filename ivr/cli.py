@@ -120,17 +120,10 @@ def flows_rollback(to: int | None) -> None:
     """Make an earlier version live again (validated first)."""
     repo = _repo(_settings())
     try:
-        version = repo.store.rollback(repo.validate, to=to) if _rollback_takes_validate(repo) \
-            else repo.store.rollback(to=to, validate=repo.validate)
+        version = repo.store.rollback(repo.validate, to=to, author=os.environ.get("USER", ""))
     except (StoreError, FlowError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"version {version} is live")
-
-
-def _rollback_takes_validate(repo: Any) -> bool:
-    import inspect
-    params = list(inspect.signature(repo.store.rollback).parameters)
-    return bool(params) and params[0] == "validate"
 
 
 @flows.command("test")

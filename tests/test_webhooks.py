@@ -11,10 +11,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-import redis as redis_lib
 from twilio.request_validator import RequestValidator
 
 from ivr.config import Settings
+from ivr.redisserver import connect
 from webhooks import create_app
 
 TOKEN = "test-auth-token"
@@ -184,13 +184,14 @@ def test_digits_are_restricted_to_keypad_characters(twilio):
 def test_non_utf8_and_huge_fields(twilio, app):
     first = twilio.call()
     url = ET.fromstring(first.data).find("Gather").get("action")
-    body = b"CallSid=" + SID.encode() + b"&Digits=%FF%FE1"
-    params = {"CallSid": SID, "Digits": b"\xff\xfe1".decode("utf-8", "replace")}
+    body = b"CallSid=" + SID.encode() + b"&Digits=%FF%FE5"
+    # werkzeug keeps undecodable percent-escapes as text; the signature covers what the app sees
+    params = {"CallSid": SID, "Digits": "%FF%FE5"}
     signature = RequestValidator(TOKEN).compute_signature(url, params)
     response = app.test_client().post(url[len("http://localhost"):], data=body,
                                       content_type="application/x-www-form-urlencoded",
                                       headers={"X-Twilio-Signature": signature})
-    assert response.status_code == 200 and ET.fromstring(response.data).tag == "Response"
+    assert response.status_code == 200 and texts(response)[0] == "You said 5."
     huge = twilio.post("/twilio/voice", {"CallSid": SID, "From": "x" * 100_000})
     assert huge.status_code == 413
 
@@ -215,12 +216,12 @@ def test_unknown_callsid_on_continue_gets_the_spoken_fallback(twilio):
 def test_bad_event_or_seq_in_the_url_replays_the_current_answer(twilio):
     first = twilio.call()
     for query in ("seq=abc&on=gather", "seq=1&on=<script>", "seq=99999999999&on=dial", ""):
-        response = twilio.post(f"/twilio/continue?{query}", {"CallSid": SID, "Digits": "1"})
+        response = twilio.post("/twilio/continue" + (f"?{query}" if query else ""), {"CallSid": SID, "Digits": "1"})
         assert response.status_code == 200 and response.data == first.data
 
 
 def test_fallback_number_when_redis_is_down(flows_dir):
-    dead = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5)
+    dead = connect("redis://127.0.0.1:1/0")  # nothing listens there
     app = make_app(dead, flows_dir, fallback_number="+15557770000")
     response = Twilio(app).call()
     assert response.status_code == 200

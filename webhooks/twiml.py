@@ -63,7 +63,9 @@ def fallback(message: str, number: str | None, queue: str | None, wait_url: str)
     response = VoiceResponse()
     response.say(message)
     if number:
-        response.dial(number)
+        dial = Dial()
+        dial.number(number)
+        response.append(dial)
     elif queue:
         response.enqueue(queue, wait_url=wait_url, wait_url_method="POST")
     else:

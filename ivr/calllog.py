@@ -1,0 +1,116 @@
+"""The call log: every call's steps and final outcome, kept in Redis for ``calllog_ttl`` seconds.
+
+A summary hash and a list of step documents per call, and one sorted set indexing calls by start time. Status
+callbacks arrive late, duplicated or out of order, so :meth:`CallLog.finish` only ever moves a call forward.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis as redis_lib
+
+from ivr import keys
+
+#: The order call statuses progress in; a callback never moves a call backwards.
+STATUS_RANK = {"queued": 0, "initiated": 0, "ringing": 1, "in-progress": 2, "completed": 3, "busy": 3,
+               "failed": 3, "no-answer": 3, "canceled": 3}
+MAX_STEPS = 500
+
+# KEYS[1] = summary hash. ARGV: status, rank, disposition, duration, ended_at, ttl.
+# Applies a final status once: a later or equal-rank status never overwrites a final one.
+_FINISH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'call_sid', ARGV[7])
+end
+local rank = tonumber(redis.call('HGET', KEYS[1], 'status_rank') or '-1')
+if tonumber(ARGV[2]) <= rank then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_rank', ARGV[2], 'duration', ARGV[4], 'ended_at', ARGV[5])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'disposition', ARGV[3]) end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+
+
+def _decode(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+class CallLog:
+    """Reads and writes the call log; ``redis`` is passed in."""
+
+    def __init__(self, redis: redis_lib.Redis, ttl: int):
+        self.redis = redis
+        self.ttl = ttl
+        self._finish = redis.register_script(_FINISH)
+
+    def start(self, call_sid: str, *, caller: str, called: str, flow: str, version: int,
+              started_at: float) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hset(keys.call_summary(call_sid), mapping={
+            "call_sid": call_sid, "caller": caller, "called": called, "flow": flow, "version": version,
+            "started_at": started_at})
+        pipe.expire(keys.call_summary(call_sid), self.ttl)
+        pipe.zadd(keys.CALL_INDEX, {call_sid: started_at})
+        pipe.execute()
+
+    def add_step(self, call_sid: str, step: dict[str, Any]) -> None:
+        pipe = self.redis.pipeline()
+        pipe.rpush(keys.call_steps(call_sid), json.dumps(step, default=str))
+        pipe.ltrim(keys.call_steps(call_sid), -MAX_STEPS, -1)
+        pipe.expire(keys.call_steps(call_sid), self.ttl)
+        pipe.execute()
+
+    def finish(self, call_sid: str, *, status: str, disposition: str | None, duration: int,
+               ended_at: float) -> bool:
+        """Record the call's final status; True when it changed the record (idempotent, order-proof)."""
+        rank = STATUS_RANK.get(status, -1)
+        if rank < 0:
+            return False
+        return bool(self._finish(keys=[keys.call_summary(call_sid)],
+                                 args=[status, rank, disposition or "", duration, ended_at, self.ttl, call_sid]))
+
+    def get(self, call_sid: str) -> dict[str, Any] | None:
+        pipe = self.redis.pipeline()
+        pipe.hgetall(keys.call_summary(call_sid))
+        pipe.lrange(keys.call_steps(call_sid), 0, -1)
+        summary, steps = pipe.execute()
+        if not summary:
+            return None
+        record = self._summary(summary)
+        record["steps"] = [json.loads(s) for s in steps]
+        return record
+
+    def list(self, limit: int = 50, offset: int = 0, since: float | None = None) -> list[dict[str, Any]]:
+        """Calls newest first (entries whose record expired are dropped from the index as they are met)."""
+        low = since if since is not None else "-inf"
+        sids = self.redis.zrevrangebyscore(keys.CALL_INDEX, "+inf", low, start=offset, num=limit)
+        if not sids:
+            return []
+        pipe = self.redis.pipeline()
+        for sid in sids:
+            pipe.hgetall(keys.call_summary(_decode(sid)))
+        calls, expired = [], []
+        for sid, summary in zip(sids, pipe.execute()):
+            if summary:
+                calls.append(self._summary(summary))
+            else:
+                expired.append(sid)
+        if expired:
+            self.redis.zrem(keys.CALL_INDEX, *expired)
+        return calls
+
+    @staticmethod
+    def _summary(raw: dict[Any, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {_decode(k): _decode(v) for k, v in raw.items()}
+        record.pop("status_rank", None)
+        for field in ("started_at", "ended_at"):
+            if field in record:
+                record[field] = float(record[field])
+        for field in ("version", "duration"):
+            if field in record and str(record[field]).lstrip("-").isdigit():
+                record[field] = int(record[field])
+        record.setdefault("status", None)
+        record.setdefault("disposition", None)
+        return record

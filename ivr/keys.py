@@ -1,0 +1,31 @@
+"""Every Redis key of the ``ivr`` package, in one place, under the ``ivr:`` prefix.
+
+Keys that a Lua script or transaction touches together share a hash tag (``{...}``) so they live in one slot on
+Redis Cluster.
+"""
+
+PREFIX = "ivr:"
+
+
+def session(call_sid: str) -> str:
+    return f"{PREFIX}session:{call_sid}"
+
+
+def call_summary(call_sid: str) -> str:
+    return f"{PREFIX}call:{{{call_sid}}}:summary"
+
+
+def call_steps(call_sid: str) -> str:
+    return f"{PREFIX}call:{{{call_sid}}}:steps"
+
+
+CALL_INDEX = f"{PREFIX}calls"
+
+# Flow versions: all under one hash tag, since publishing touches them in one transaction.
+FLOWS_COUNTER = f"{PREFIX}{{flows}}:next"
+FLOWS_CURRENT = f"{PREFIX}{{flows}}:current"
+FLOWS_HISTORY = f"{PREFIX}{{flows}}:history"
+
+
+def flows_version(version: int) -> str:
+    return f"{PREFIX}{{flows}}:v{version}"
