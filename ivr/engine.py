@@ -493,12 +493,12 @@ class _Run:
     def on_queue(self, event: QueueEnded) -> None:
         self.state.vars["queue_result"] = event.result
         self.record("left-queue", result=event.result, queue_time=event.queue_time)
+        self.state.disposition = None  # decided by how the caller left the queue
         if event.result in ("bridged", "bridging-in-process"):
             self.end(Disposition.QUEUED)
         elif event.result == "hangup":
             self.end(Disposition.ABANDONED)
         else:
-            self.state.disposition = None
             self.continue_or_end(self.node.next, Disposition.FAILED)
 
     def on_recording(self, event: RecordingEnded) -> None:

@@ -280,6 +280,12 @@ def test_queue_bridged_ends_the_call_as_queued():
     assert call.state.ended and call.state.disposition is Disposition.QUEUED
 
 
+def test_caller_hanging_up_in_the_queue_is_abandoned():
+    call = Call(bundle_of("nodes:\n  q:\n    queue: {name: general}\n"))
+    call.send(QueueEnded(NOW, "hangup", 10))
+    assert call.state.ended and call.state.disposition is Disposition.ABANDONED
+
+
 def test_branch_on_caller_time_and_day():
     bundle = bundle_of("""\
         timezone: America/New_York
