@@ -19,7 +19,8 @@ import click
 from ivr.config import Settings
 from ivr.errors import FlowError, IvrError, StoreError
 
-REDIS_URL_FILE = Path(".ivr") / "redis.url"
+DEMO_NUMBER = "+15550100100"
+DEMO_CALLER = "+15551230000"
 
 
 def _settings() -> Settings:
@@ -32,9 +33,8 @@ def _settings() -> Settings:
 def _redis(settings: Settings):
     """Redis from REDIS_URL, or the embedded server a running ``ivr serve`` / ``ivr demo`` recorded."""
     from ivr.redisserver import connect
-    url = settings.redis_url
-    if not url and REDIS_URL_FILE.exists():
-        url = REDIS_URL_FILE.read_text().strip()
+    from ivr.runner import read_state
+    url = settings.redis_url or read_state("redis.url")
     if not url:
         raise click.ClickException("REDIS_URL is not set and no 'ivr serve' is running here (.ivr/redis.url)")
     client = connect(url)
@@ -193,6 +193,158 @@ def format_call(record: dict[str, Any]) -> str:
         lines.append(f"  +{offset:6.1f}s  {entry.get('flow', '')}.{entry.get('node', '')} [{entry.get('kind', '')}] "
                      f"{entry.get('outcome', '')}  {extras}".rstrip())
     return "\n".join(lines)
+
+
+@calls.command("stats")
+@click.option("--day", default=lambda: datetime.now(timezone.utc).date().isoformat(), show_default="today (UTC)")
+def calls_stats(day: str) -> None:
+    """Finished calls of one day by flow, disposition and status (counted by the RQ worker)."""
+    from ivr.jobs import daily_stats
+    stats = daily_stats(_redis(_settings()), day)
+    if not stats:
+        click.echo(f"no finished calls counted for {day}")
+        return
+    click.echo(f"{day}: {stats.pop('calls', 0)} calls")
+    for name, count in sorted(stats.items()):
+        click.echo(f"  {name:<32} {count}")
+
+
+# -- running -------------------------------------------------------------------------------------------------------
+@main.command()
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for the IVR's background jobs."""
+    from rq import Worker
+    from ivr.jobs import QUEUE_NAME
+    Worker([QUEUE_NAME], connection=_redis(_settings())).work(burst=burst, with_scheduler=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@click.option("--threads", default=8, show_default=True, help="threads per gunicorn worker")
+@click.option("--no-worker", is_flag=True, help="Do not start an RQ worker.")
+def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> None:
+    """Run the IVR server (gunicorn) and an RQ worker; without REDIS_URL, on the project's own Redis."""
+    from ivr.runner import running_stack
+    with running_stack(host=host, port=port, workers=workers, threads=threads, with_worker=not no_worker) as stack:
+        click.echo(f"IVR listening on {stack.base_url} (Redis {stack.redis_url}). Point your Twilio number's voice "
+                   f"webhook at $IVR_PUBLIC_URL/twilio/voice and its status callback at /twilio/status.")
+        click.echo(f"Try it: ivr call --url {stack.base_url}     (Ctrl-C stops everything)")
+        _wait_forever(stack)
+
+
+def _wait_forever(stack) -> None:
+    import signal
+    import time
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(0.5)
+        click.echo("a server process exited; stopping", err=True)
+    except KeyboardInterrupt:
+        click.echo("stopping")
+
+
+@main.command()
+@click.option("--url", help="A running IVR server (default: the app in this process).")
+@click.option("--from", "from_", default=DEMO_CALLER, show_default=True, help="Caller number.")
+@click.option("--to", default=DEMO_NUMBER, show_default=True, help="Number called (picks the flow).")
+@click.option("--press", "presses", multiple=True, help="Keys for each prompt in turn ('' = silence). Repeatable.")
+@click.option("--dial-status", default="completed", show_default=True, help="Outcome of transfers.")
+@click.option("--queue-result", default="hangup", show_default=True, help="How the caller leaves a queue.")
+@click.option("--sample-backend", is_flag=True, help="In-process: start the sample Northwind backend for lookups.")
+def call(url: str | None, from_: str, to: str, presses: tuple[str, ...], dial_status: str, queue_result: str,
+         sample_backend: bool) -> None:
+    """Place a simulated call: interactive at a terminal, scripted with --press."""
+    from ivr.simulator import InteractiveCaller, ScriptedCaller, format_event
+    inputs = [p if p else None for p in presses]
+    if presses or not sys.stdin.isatty():
+        caller = ScriptedCaller(inputs, dial=dial_status, queue=queue_result)
+    else:
+        caller = InteractiveCaller(dial=dial_status, queue=queue_result)
+    result = _place_call(url, from_, to, caller, sample_backend,
+                         on_event=lambda e: (line := format_event(e)) and click.echo(line))
+    click.echo(f"  outcome: {result.outcome}    (ivr calls show {result.call_sid})")
+    if result.outcome == "error":
+        sys.exit(1)
+
+
+def _place_call(url, from_, to, caller, sample_backend, on_event):
+    from ivr.runner import read_state
+    from ivr.simulator import HttpTransport, Simulator, WsgiTransport
+    if url:
+        token = os.environ.get("TWILIO_AUTH_TOKEN") or read_state("auth_token")
+        if not token:
+            raise click.ClickException("set TWILIO_AUTH_TOKEN to the server's token to sign requests")
+        return Simulator(HttpTransport(url), token).place_call(from_, to, caller, on_event=on_event)
+    return _call_in_process(from_, to, caller, sample_backend, on_event)
+
+
+def _call_in_process(from_, to, caller, sample_backend, on_event):
+    import secrets
+    from dataclasses import replace
+    from demo.backend import run_backend_in_thread
+    from ivr.redisserver import EmbeddedRedis, connect
+    from ivr.simulator import Simulator, WsgiTransport
+    from webhooks import create_app
+    settings = _settings()
+    token = secrets.token_hex(16)
+    stop_backend = None
+    services = dict(settings.services)
+    if sample_backend:
+        backend_url, stop_backend = run_backend_in_thread()
+        services["billing"] = backend_url
+    server = None if settings.redis_url else EmbeddedRedis().start()
+    try:
+        client = connect(settings.redis_url or server.url)
+        app = create_app(replace(settings, twilio_auth_token=token, services=services), redis_client=client)
+        if app.extensions["ivr"].repo.store.current_version() is None:
+            raise click.ClickException(f"no valid flows to call: run 'ivr flows check {settings.flows_dir}'")
+        return Simulator(WsgiTransport(app), token).place_call(from_, to, caller, on_event=on_event)
+    finally:
+        if stop_backend:
+            stop_backend()
+        if server:
+            server.stop()
+
+
+@main.command()
+@click.option("--port", default=8080, show_default=True)
+@click.option("--once", is_flag=True, help="Stop after the demo call instead of serving until Ctrl-C.")
+def demo(port: int, once: bool) -> None:
+    """Run everything locally and place a demo call through the sample flows."""
+    from demo.backend import run_backend_in_thread
+    from ivr.runner import running_stack
+    from ivr.simulator import ScriptedCaller, format_event
+    backend_url, stop_backend = run_backend_in_thread()
+    click.echo(f"sample Northwind Energy backend on {backend_url}")
+    try:
+        with running_stack(host="127.0.0.1", port=port, workers=2, threads=8, with_worker=True, quiet=True,
+                           env_overrides={"IVR_SERVICE_BILLING_URL": backend_url,
+                                          "IVR_FLOWS_DIR": str(_settings().flows_dir)}) as stack:
+            click.echo(f"IVR server on {stack.base_url}, RQ worker running, Redis at {stack.redis_url}\n")
+            click.echo(f"demo call from {DEMO_CALLER} to {DEMO_NUMBER}: English, account balance, account "
+                       "12345674, then a billing specialist")
+            os.environ["TWILIO_AUTH_TOKEN"] = stack.auth_token
+            os.environ["REDIS_URL"] = stack.redis_url
+            caller = ScriptedCaller(["1", "1", "12345674#", "1", "2", "1"])
+            result = _place_call(stack.base_url, DEMO_CALLER, DEMO_NUMBER, caller, False,
+                                 on_event=lambda e: (line := format_event(e)) and click.echo(line))
+            click.echo(f"  outcome: {result.outcome}\n")
+            from ivr.calllog import CallLog
+            settings = _settings()
+            record = CallLog(_redis(settings), settings.calllog_ttl).get(result.call_sid)
+            click.echo("the call log (ivr calls show):")
+            click.echo(format_call(record) if record else "  (not found)")
+            if once:
+                return
+            click.echo(f"\nThe system keeps running: try  ivr call --url {stack.base_url}  in another terminal "
+                       "(Ctrl-C stops everything).")
+            _wait_forever(stack)
+    finally:
+        stop_backend()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,10 +102,10 @@ class _Run:
         self.heard: list[str] = []
 
     # -- plumbing ------------------------------------------------------------------------------------------------
-    def emit(self, kind: str, **data: Any) -> None:
-        event = CallEvent(kind, data)
+    def emit(self, event_kind: str, /, **data: Any) -> None:
+        event = CallEvent(event_kind, data)
         self.result.events.append(event)
-        if kind == "say":
+        if event_kind == "say":
             self.heard.append(data["text"])
         if self.on_event is not None:
             self.on_event(event)
