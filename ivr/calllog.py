@@ -45,31 +45,43 @@ class CallLog:
         self.ttl = ttl
         self._finish = redis.register_script(_FINISH)
 
-    def start(self, call_sid: str, *, caller: str, called: str, flow: str, version: int,
-              started_at: float) -> None:
-        pipe = self.redis.pipeline()
-        pipe.hset(keys.call_summary(call_sid), mapping={
+    def start(self, call_sid: str, *, caller: str, called: str, flow: str, version: int, started_at: float,
+              pipe: redis_lib.client.Pipeline | None = None) -> None:
+        """Open a call's record (queued on ``pipe`` when given, so the caller can batch round trips)."""
+        target = pipe if pipe is not None else self.redis.pipeline(transaction=False)
+        target.hset(keys.call_summary(call_sid), mapping={
             "call_sid": call_sid, "caller": caller, "called": called, "flow": flow, "version": version,
             "started_at": started_at})
-        pipe.expire(keys.call_summary(call_sid), self.ttl)
-        pipe.zadd(keys.CALL_INDEX, {call_sid: started_at})
-        pipe.execute()
+        target.expire(keys.call_summary(call_sid), self.ttl)
+        target.zadd(keys.CALL_INDEX, {call_sid: started_at})
+        if pipe is None:
+            target.execute()
+
+    def add_steps(self, call_sid: str, steps: list[dict[str, Any]],
+                  pipe: redis_lib.client.Pipeline | None = None) -> None:
+        """Append steps (node, prompt, input, outcome, timings) to a call's record."""
+        if not steps:
+            return
+        target = pipe if pipe is not None else self.redis.pipeline(transaction=False)
+        target.rpush(keys.call_steps(call_sid), *(json.dumps(step, default=str) for step in steps))
+        target.ltrim(keys.call_steps(call_sid), -MAX_STEPS, -1)
+        target.expire(keys.call_steps(call_sid), self.ttl)
+        if pipe is None:
+            target.execute()
 
     def add_step(self, call_sid: str, step: dict[str, Any]) -> None:
-        pipe = self.redis.pipeline()
-        pipe.rpush(keys.call_steps(call_sid), json.dumps(step, default=str))
-        pipe.ltrim(keys.call_steps(call_sid), -MAX_STEPS, -1)
-        pipe.expire(keys.call_steps(call_sid), self.ttl)
-        pipe.execute()
+        self.add_steps(call_sid, [step])
 
-    def finish(self, call_sid: str, *, status: str, disposition: str | None, duration: int,
-               ended_at: float) -> bool:
-        """Record the call's final status; True when it changed the record (idempotent, order-proof)."""
+    def finish(self, call_sid: str, *, status: str, disposition: str | None, duration: int, ended_at: float,
+               pipe: redis_lib.client.Pipeline | None = None) -> bool:
+        """Record the call's final status; True when it changed the record (idempotent, order-proof). On
+        ``pipe`` the result comes back from ``pipe.execute()``."""
         rank = STATUS_RANK.get(status, -1)
         if rank < 0:
             return False
         return bool(self._finish(keys=[keys.call_summary(call_sid)],
-                                 args=[status, rank, disposition or "", duration, ended_at, self.ttl, call_sid]))
+                                 args=[status, rank, disposition or "", duration, ended_at, self.ttl, call_sid],
+                                 client=pipe or self.redis))
 
     def get(self, call_sid: str) -> dict[str, Any] | None:
         pipe = self.redis.pipeline()

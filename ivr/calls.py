@@ -6,20 +6,24 @@ into calls on :class:`CallService` and the engine's instructions into TwiML.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
+import redis as redis_lib
 import requests
 
 from ivr import instructions as ins
-from ivr.calllog import CallLog
+from ivr import keys
+from ivr.calllog import MAX_STEPS, CallLog
 from ivr.engine import CallState, Disposition, StepResult, Waiting, new_call, step
-from ivr.errors import EngineError, SessionError
+from ivr.errors import EngineError, SessionError, StoreError
 from ivr.events import CallStarted, Event, LookupDone
 from ivr.flowrepo import FlowRepository
-from ivr.sessions import SessionStore
+from ivr.jobs import stage_finished
+from ivr.sessions import Session, SessionStore, decode
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ class CallService:
 
     def __init__(self, repo: FlowRepository, sessions: SessionStore, calllog: CallLog,
                  http: HttpClient | None = None, clock: Callable[[], datetime] | None = None,
-                 on_closed: Callable[[str], None] | None = None):
+                 on_closed: Callable[[], None] | None = None):
         self.on_closed = on_closed
         self.repo = repo
         self.sessions = sessions
@@ -57,80 +61,102 @@ class CallService:
         ``render(instructions, seq)`` turns the engine's answer into TwiML; the TwiML is stored with the session
         so a retried webhook gets the same answer. Returns the TwiML.
         """
-        existing = self.sessions.load(call_sid)
+        existing, version = self._session_and_version(call_sid)
         if existing is not None:  # Twilio retried the incoming webhook: answer the same again
             return self._replay(existing, render)
-        version, bundle = self.repo.current()
+        if version is None:
+            raise StoreError("no flow version is published: run 'ivr flows publish'")
+        bundle = self.repo.bundle(version)
         now = self.clock()
         result = self._advance(bundle, new_call(version, call_sid), CallStarted(now, caller, called, call_sid))
-        self.calllog.start(call_sid, caller=caller, called=called, flow=result.state.flow, version=version,
-                           started_at=now.timestamp())
-        self._log_steps(call_sid, result)
         twiml = render(result.instructions, 1)
-        try:
-            self.sessions.create(call_sid, {"state": result.state.to_dict(), "seq": 1, "twiml": twiml})
-        except SessionError:
+        # One round trip: the session (create-if-absent), the call's record and its first steps.
+        pipe = self.sessions.redis.pipeline(transaction=False)
+        self.sessions.create(call_sid, Session(1, result.state.to_dict(), twiml), pipe=pipe)
+        self.calllog.start(call_sid, caller=caller, called=called, flow=result.state.flow, version=version,
+                           started_at=now.timestamp(), pipe=pipe)
+        self.calllog.add_steps(call_sid, result.log, pipe=pipe)
+        created = self._execute(pipe)[0]
+        if not created:
             existing = self.sessions.load(call_sid)
             if existing is None:
-                raise
+                raise SessionError(f"session {call_sid} could not be created")
             return self._replay(existing, render)  # a concurrent retry won the race
         return twiml
 
     def advance(self, call_sid: str, seq: int, make_event: Callable[[datetime], Event], render: Renderer) -> str:
         """Feed an event to a running call. A stale ``seq`` (replayed or out-of-date action URL) gets the
         previous answer again instead of advancing the call twice."""
-        record = self.sessions.load(call_sid)
-        if record is None:
+        session = self.sessions.load(call_sid)
+        if session is None:
             raise SessionError(f"no session for call {call_sid}")
-        if seq != record.get("seq"):
-            return self._replay(record, render)
-        state = CallState.from_dict(record["state"])
+        if seq != session.seq:
+            return self._replay(session, render)
+        state = CallState.from_dict(session.state)
         bundle = self.repo.bundle(state.version)
         result = self._advance(bundle, state, make_event(self.clock()))
         twiml = render(result.instructions, seq + 1)
-        if not self.sessions.save(call_sid, {"state": result.state.to_dict(), "seq": seq + 1, "twiml": twiml},
-                                  expected_seq=seq):
+        saved = self.sessions.save(call_sid, Session(seq + 1, result.state.to_dict(), twiml), expected_seq=seq,
+                                   append_to=keys.call_steps(call_sid),
+                                   items=[json.dumps(e, default=str) for e in result.log],
+                                   items_ttl=self.calllog.ttl, items_max=MAX_STEPS)
+        if not saved:  # another request for this call got there first: answer what it answered
             latest = self.sessions.load(call_sid)
             if latest is None:
                 raise SessionError(f"session for call {call_sid} vanished")
             return self._replay(latest, render)
-        self._log_steps(call_sid, result)
         return twiml
 
     def session(self, call_sid: str) -> CallState | None:
-        record = self.sessions.load(call_sid)
-        return CallState.from_dict(record["state"]) if record else None
+        session = self.sessions.load(call_sid)
+        return CallState.from_dict(session.state) if session else None
 
     def status(self, call_sid: str, status: str, duration: int) -> None:
         """A status callback (any order, possibly duplicated): close the call record when it is final."""
         if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
             return
-        record = self.sessions.load(call_sid)
+        session = self.sessions.load(call_sid)
         disposition = None
-        if record is not None:
-            state = CallState.from_dict(record["state"])
+        pipe = self.sessions.redis.pipeline(transaction=True)
+        if session is not None:
+            state = CallState.from_dict(session.state)
             disposition = state.disposition
-            if not state.ended and disposition is None:
-                disposition = Disposition.ABANDONED
-            elif not state.ended and disposition is Disposition.QUEUED and state.waiting is Waiting.QUEUE:
-                disposition = Disposition.ABANDONED
-            self.sessions.close(call_sid)
+            if not state.ended and (disposition is None or state.waiting is Waiting.QUEUE):
+                disposition = Disposition.ABANDONED  # the caller hung up before the flow ended
+            self.sessions.close(call_sid, pipe=pipe)
         self.calllog.finish(call_sid, status=status, disposition=(disposition.value if disposition else None),
-                            duration=duration, ended_at=self.clock().timestamp())
-        if self.on_closed is not None:
+                            duration=duration, ended_at=self.clock().timestamp(), pipe=pipe)
+        stage_finished(pipe, call_sid)
+        must_queue_count = self._execute(pipe)[-1]
+        if must_queue_count and self.on_closed is not None:
             try:
-                self.on_closed(call_sid)
-            except Exception:  # statistics are derived later from the log; never fail the callback for them
-                log.exception("could not queue the end-of-call job for %s", call_sid)
+                self.on_closed()
+            except Exception:  # counted later: the SID stays on the list until a job counts it
+                log.exception("could not queue the counting job after %s", call_sid)
 
     # -- internals -----------------------------------------------------------------------------------------------
-    def _replay(self, record: dict[str, Any], render: Renderer) -> str:
-        twiml = record.get("twiml")
-        if twiml:
-            return twiml
-        state = CallState.from_dict(record["state"])
-        return render([ins.Hangup()] if state.ended else [ins.Pause(1)], int(record.get("seq", 0)))
+    def _session_and_version(self, call_sid: str) -> tuple[Session | None, int | None]:
+        """The call's session (a retried webhook) and the live flow version, in one round trip."""
+        pipe = self.sessions.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.session(call_sid))
+        pipe.get(keys.FLOWS_CURRENT)
+        raw_session, raw_version = self._execute(pipe)
+        return decode(raw_session), int(raw_version) if raw_version is not None else None
 
+    def _replay(self, session: Session, render: Renderer) -> str:
+        if session.twiml:
+            return session.twiml
+        state = CallState.from_dict(session.state)
+        return render([ins.Hangup()] if state.ended else [ins.Pause(1)], session.seq)
+
+    @staticmethod
+    def _execute(pipe: Any) -> list[Any]:
+        try:
+            return pipe.execute()
+        except redis_lib.RedisError as e:
+            raise SessionError(f"cannot store the call's state: {e}") from e
+
+    # -- internals -----------------------------------------------------------------------------------------------
     def _advance(self, bundle: Any, state: CallState, event: Event) -> StepResult:
         result = step(bundle, state, event)
         instructions = list(result.instructions)
@@ -177,10 +203,3 @@ class CallService:
                     return LookupDone(self.clock(), None, error="response is not JSON")
         log.info("lookup %s %s -> %s in %d ms", request.method, request.url, response.status_code, elapsed_ms)
         return LookupDone(self.clock(), response.status_code, data)
-
-    def _log_steps(self, call_sid: str, result: StepResult) -> None:
-        for entry in result.log:
-            try:
-                self.calllog.add_step(call_sid, entry)
-            except Exception:  # the call log must never break a call
-                log.exception("could not log a step of %s", call_sid)

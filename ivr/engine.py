@@ -8,7 +8,7 @@ feeds back a :class:`~ivr.events.LookupDone`). That is what makes flows testable
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any, Callable, Mapping
@@ -79,10 +79,11 @@ class CallState:
     disposition: Disposition | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["waiting"] = self.waiting.value
-        data["disposition"] = self.disposition.value if self.disposition else None
-        return data
+        """Plain JSON-ready data (variables are shared, not copied: callers serialise or copy them)."""
+        return {"call_sid": self.call_sid, "version": self.version, "flow": self.flow, "node": self.node,
+                "waiting": self.waiting.value, "attempts": self.attempts, "pending": self.pending,
+                "stack": [{"flow": f.flow, "next": f.next} for f in self.stack], "vars": self.vars,
+                "routing": self.routing, "disposition": self.disposition.value if self.disposition else None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CallState":

@@ -1,7 +1,9 @@
 """Background work run by RQ workers (``ivr worker``): per-day call outcome statistics.
 
-Jobs re-derive everything from Redis state (the call log), so a job that is retried, or run twice, or runs after a
-worker died mid-way, counts each call exactly once.
+A finished call's SID is pushed on a list by the status callback (cheap: no job per call); the first push after
+the list was drained also queues one :func:`count_finished_calls` job, which counts everything waiting. Counting
+is idempotent (a per-day set of counted SIDs) and SIDs leave the list only after they are counted, so a job
+retried, run twice, or killed half-way counts each call exactly once and loses none.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 import redis as redis_lib
-from rq import Queue, Retry
-from rq import get_current_job
+from rq import Queue, Retry, get_current_job
 
+from ivr import keys
 from ivr.calllog import CallLog
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "ivr"
 STATS_TTL = 400 * 86400
+PENDING_TTL = 60  # a counting job lost with its worker is re-queued by the next finished call after this
 
 # Lua: count a finished call once. KEYS[1] = stats hash, KEYS[2] = set of counted call SIDs.
 # ARGV[1] = call SID, ARGV[2] = ttl, ARGV[3..] = field names to increment.
@@ -34,18 +37,42 @@ return 1
 
 def stats_keys(day: str) -> tuple[str, str]:
     # Hash tag keeps a day's two keys in one Redis Cluster slot (the script touches both).
-    return f"ivr:stats:{{{day}}}", f"ivr:stats:{{{day}}}:counted"
+    return f"{keys.PREFIX}stats:{{{day}}}", f"{keys.PREFIX}stats:{{{day}}}:counted"
 
 
-def enqueue_finalize(connection: redis_lib.Redis, call_sid: str) -> None:
-    """Queue :func:`finalize_call` for a call whose record just closed."""
+def stage_finished(pipe: redis_lib.client.Pipeline, call_sid: str) -> None:
+    """Queue on ``pipe`` (a MULTI pipeline): remember the call for counting, and claim the right to queue the
+    counting job. The last result of ``pipe.execute()`` is true when the caller must call :func:`enqueue_count`."""
+    pipe.rpush(keys.FINISHED_CALLS, call_sid)
+    pipe.set(keys.COUNT_PENDING, "1", nx=True, ex=PENDING_TTL)
+
+
+def enqueue_count(connection: redis_lib.Redis) -> None:
     Queue(QUEUE_NAME, connection=connection).enqueue(
-        finalize_call, call_sid, job_id=f"finalize-{call_sid}", retry=Retry(max=3, interval=[5, 30, 120]),
-        result_ttl=3600, failure_ttl=7 * 86400)
+        count_finished_calls, retry=Retry(max=3, interval=[5, 30, 120]), result_ttl=3600, failure_ttl=7 * 86400)
+
+
+def count_finished_calls(connection: redis_lib.Redis | None = None, batch: int = 500) -> dict[str, Any]:
+    """Count every finished call waiting on the list; returns how many were new."""
+    connection = connection or get_current_job().connection
+    seen = counted = 0
+    while True:
+        sids = connection.lrange(keys.FINISHED_CALLS, 0, batch - 1)
+        if not sids:
+            # Release the marker, then look again: a call pushed meanwhile either saw the marker (and is
+            # found by this second look) or set a fresh one (and queued its own job).
+            connection.delete(keys.COUNT_PENDING)
+            if connection.llen(keys.FINISHED_CALLS) == 0:
+                return {"seen": seen, "counted": counted}
+            continue
+        for sid in sids:
+            counted += finalize_call(sid.decode() if isinstance(sid, bytes) else sid, connection)["counted"]
+        connection.ltrim(keys.FINISHED_CALLS, len(sids), -1)
+        seen += len(sids)
 
 
 def finalize_call(call_sid: str, connection: redis_lib.Redis | None = None) -> dict[str, Any]:
-    """Fold one finished call into its day's statistics (calls, per flow, per disposition)."""
+    """Fold one finished call into its day's statistics (calls, per flow, per disposition, per status)."""
     connection = connection or get_current_job().connection
     record = CallLog(connection, STATS_TTL).get(call_sid)
     if record is None or not record.get("status"):

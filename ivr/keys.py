@@ -8,7 +8,8 @@ PREFIX = "ivr:"
 
 
 def session(call_sid: str) -> str:
-    return f"{PREFIX}session:{call_sid}"
+    # Same hash tag as the call's log keys: a session save and its step log are written by one script.
+    return f"{PREFIX}call:{{{call_sid}}}:session"
 
 
 def call_summary(call_sid: str) -> str:
@@ -29,3 +30,8 @@ FLOWS_HISTORY = f"{PREFIX}{{flows}}:history"
 
 def flows_version(version: int) -> str:
     return f"{PREFIX}{{flows}}:v{version}"
+
+
+# Finished calls waiting to be counted by the RQ worker, and the marker saying a counting job is queued.
+FINISHED_CALLS = f"{PREFIX}finished"
+COUNT_PENDING = f"{PREFIX}finished:count-pending"

@@ -50,16 +50,18 @@ def read_state(name: str) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """Poll ``/healthz`` until the server answers 200 (bounded), failing fast if the process exits."""
+def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float = 30.0,
+                 path: str | None = "/healthz") -> None:
+    """Poll ``path`` until the server answers 200 (any answer when ``path`` is None), bounded, failing fast if
+    the process exits."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RunnerError(f"the server exited with code {process.returncode}")
         try:
-            response = requests.get(base_url + "/healthz", timeout=1)
-            if response.status_code == 200:
+            response = requests.get(base_url + (path or "/"), timeout=1)
+            if response.status_code == 200 or path is None:
                 return
             last = response.text
         except requests.RequestException as e:
@@ -70,7 +72,8 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float
 
 @contextmanager
 def running_stack(*, host: str, port: int, workers: int, threads: int, with_worker: bool,
-                  env_overrides: dict[str, str] | None = None, quiet: bool = False) -> Iterator[Stack]:
+                  env_overrides: dict[str, str] | None = None, quiet: bool = False,
+                  app: str = "wsgi:app") -> Iterator[Stack]:
     """Start Redis (if needed), gunicorn and an RQ worker; stop them all on exit."""
     env = dict(os.environ)
     env.update(env_overrides or {})
@@ -93,7 +96,7 @@ def running_stack(*, host: str, port: int, workers: int, threads: int, with_work
             sys.stderr.write(publish.stdout + publish.stderr)
         env["IVR_PUBLISH_ON_START"] = "0"
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "--chdir", str(PROJECT_ROOT), "--bind", f"{host}:{port}",
+            [sys.executable, "-m", "gunicorn", app, "--chdir", str(PROJECT_ROOT), "--bind", f"{host}:{port}",
              "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
              "--graceful-timeout", "5", "--log-level", "warning"],
             env=env, stdout=output, stderr=output)
@@ -101,7 +104,7 @@ def running_stack(*, host: str, port: int, workers: int, threads: int, with_work
         if with_worker:
             stack.processes.append(subprocess.Popen([sys.executable, "-m", "ivr.cli", "worker"], env=env,
                                                     stdout=output, stderr=output))
-        wait_healthy(base_url, server)
+        wait_healthy(base_url, server, path="/healthz" if app == "wsgi:app" else None)
         yield stack
     finally:
         for process in reversed(stack.processes):

@@ -16,7 +16,7 @@ from ivr.calllog import CallLog
 from ivr.calls import CallService, HttpClient
 from ivr.config import Settings
 from ivr.flowrepo import FlowRepository
-from ivr.jobs import enqueue_finalize
+from ivr.jobs import enqueue_count
 from ivr.redisserver import EmbeddedRedis, connect
 from ivr.sessions import SessionStore
 from ivr.store import FlowStore
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     repo = FlowRepository(FlowStore(redis_client), settings.services)
     calllog = CallLog(redis_client, settings.calllog_ttl)
     calls = CallService(repo, SessionStore(redis_client, settings.session_ttl), calllog, http=http, clock=clock,
-                        on_closed=lambda call_sid: enqueue_finalize(redis_client, call_sid))
+                        on_closed=lambda: enqueue_count(redis_client))
     app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, embedded)
     if publish_flows:
         try:
