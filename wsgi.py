@@ -1,5 +1,6 @@
 """WSGI entry point for gunicorn: ``gunicorn wsgi:app`` (``ivr serve`` does this for you)."""
 
+import gc
 import logging
 import os
 
@@ -7,3 +8,8 @@ from webhooks import create_app
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 app = create_app(publish_flows=os.environ.get("IVR_PUBLISH_ON_START", "1") != "0")
+
+# Everything loaded so far (libraries, the parsed flows) lives as long as the process: move it out of the
+# garbage collector's sight, so full collections stay short and do not show up as latency spikes on calls.
+gc.collect()
+gc.freeze()

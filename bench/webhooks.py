@@ -4,7 +4,7 @@
 
 Each simulated call walks the sample flow by keys (language → opening hours → main menu → status callback:
 five signed webhooks) and starts again. Both servers run under the same gunicorn configuration as ``ivr serve``
-(2 workers x 8 threads, gthread) on the project's own Redis. Two phases per server: *paced* (every caller pauses
+(sync workers, two per core plus one) on the project's own Redis. Two phases per server: *paced* (every caller pauses
 ``--think`` seconds between requests, like callers listening to prompts: latency under a realistic load) and
 *saturated* (no pause: the most requests per second the server can answer). Prints requests/s, p50 and p99
 latency of both servers and the IVR/bare ratios.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import re
 import secrets
 import socket
@@ -69,6 +70,7 @@ class Caller(threading.Thread):
         return data
 
     def run(self) -> None:
+        time.sleep(random.uniform(0, self.think))  # calls arrive spread out, not all in the same millisecond
         while time.perf_counter() < self.stop_at:
             sid = "CA" + secrets.token_hex(16)
             params = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+15551230000",
@@ -76,7 +78,8 @@ class Caller(threading.Thread):
             try:
                 answer = self.post(self.base + "/twilio/voice", params)
                 for key in KEYS:
-                    time.sleep(self.think)  # the caller listens to the prompt before pressing a key
+                    # the caller listens to the prompt before pressing a key (jitter: callers are not in step)
+                    time.sleep(self.think * random.uniform(0.5, 1.5))
                     match = ACTION.search(answer)
                     if not match:
                         self.errors.append(f"no Gather in {answer[:120]!r}")
@@ -107,10 +110,12 @@ def measure(base: str, token: str, calls: int, seconds: float, think: float) -> 
             "errors": len(errors), "first_error": errors[0] if errors else ""}
 
 
-def run_server(app_module: str, token: str, calls: int, seconds: float, think: float) -> dict[str, dict]:
+def run_server(app_module: str, token: str, calls: int, seconds: float, think: float, workers: int,
+               threads: int, worker_class: str) -> dict[str, dict]:
     env = {"TWILIO_AUTH_TOKEN": token, "IVR_FLOWS_DIR": str(ROOT / "flows"), "IVR_SESSION_TTL": "600"}
     port = free_port()
-    with running_stack(host="127.0.0.1", port=port, workers=2, threads=8, with_worker=False, env_overrides=env,
+    with running_stack(host="127.0.0.1", port=port, workers=workers, threads=threads, with_worker=False,
+                       env_overrides=env, worker_class=worker_class,
                        quiet=True, app=app_module) as stack:
         measure(stack.base_url, token, 8, 1.0, 0.0)  # warm up both workers
         return {"paced": measure(stack.base_url, token, calls, seconds, think),
@@ -120,15 +125,20 @@ def run_server(app_module: str, token: str, calls: int, seconds: float, think: f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=64, help="concurrent simulated calls")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
-    parser.add_argument("--think", type=float, default=0.05, help="pause between a prompt and the key (paced)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="duration of each phase")
+    parser.add_argument("--think", type=float, default=0.5, help="pause between a prompt and the key (paced; +-50%% jitter)")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
+                        help="gunicorn workers (as ivr serve)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread only)")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (as ivr serve)")
     args = parser.parse_args()
     token = secrets.token_hex(16)
     os.environ.pop("REDIS_URL", None)
     print(f"{args.calls} concurrent calls, {args.seconds:.0f}s per phase, paced think time {args.think * 1000:.0f} ms, "
-          f"{os.cpu_count()} CPUs, gunicorn 2 workers x 8 threads")
-    results = {"ivr": run_server("wsgi:app", token, args.calls, args.seconds, args.think),
-               "bare": run_server("bench.bare_app:app", token, args.calls, args.seconds, args.think)}
+          f"{os.cpu_count()} CPUs, gunicorn {args.worker_class} {args.workers} workers x {args.threads} threads")
+    results = {name: run_server(module, token, args.calls, args.seconds, args.think, args.workers, args.threads,
+                                args.worker_class)
+               for name, module in (("ivr", "wsgi:app"), ("bare", "bench.bare_app:app"))}
     print(f"{'phase':<10} {'server':<6} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for phase in ("paced", "saturated"):
         for server in ("ivr", "bare"):

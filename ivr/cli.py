@@ -19,6 +19,8 @@ import click
 from ivr.config import Settings
 from ivr.errors import FlowError, IvrError, StoreError
 
+#: gunicorn's advice for sync workers: two per core plus one.
+DEFAULT_WORKERS = 2 * (os.cpu_count() or 1) + 1
 DEMO_NUMBER = "+15550100100"
 DEMO_CALLER = "+15551230000"
 
@@ -222,13 +224,16 @@ def worker(burst: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True)
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
-@click.option("--threads", default=8, show_default=True, help="threads per gunicorn worker")
+@click.option("--workers", default=DEFAULT_WORKERS, show_default=True, help="gunicorn worker processes")
+@click.option("--worker-class", default="sync", show_default=True,
+              help="gunicorn worker class (gthread: several requests per process, with --threads)")
+@click.option("--threads", default=1, show_default=True, help="threads per worker (gthread)")
 @click.option("--no-worker", is_flag=True, help="Do not start an RQ worker.")
-def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> None:
+def serve(host: str, port: int, workers: int, worker_class: str, threads: int, no_worker: bool) -> None:
     """Run the IVR server (gunicorn) and an RQ worker; without REDIS_URL, on the project's own Redis."""
     from ivr.runner import running_stack
-    with running_stack(host=host, port=port, workers=workers, threads=threads, with_worker=not no_worker) as stack:
+    with running_stack(host=host, port=port, workers=workers, threads=threads, with_worker=not no_worker,
+                       worker_class=worker_class) as stack:
         click.echo(f"IVR listening on {stack.base_url} (Redis {stack.redis_url}). Point your Twilio number's voice "
                    f"webhook at $IVR_PUBLIC_URL/twilio/voice and its status callback at /twilio/status.")
         click.echo(f"Try it: ivr call --url {stack.base_url}     (Ctrl-C stops everything)")
@@ -321,7 +326,7 @@ def demo(port: int, once: bool) -> None:
     backend_url, stop_backend = run_backend_in_thread()
     click.echo(f"sample Northwind Energy backend on {backend_url}")
     try:
-        with running_stack(host="127.0.0.1", port=port, workers=2, threads=8, with_worker=True, quiet=True,
+        with running_stack(host="127.0.0.1", port=port, workers=2, threads=1, with_worker=True, quiet=True,
                            env_overrides={"IVR_SERVICE_BILLING_URL": backend_url,
                                           "IVR_FLOWS_DIR": str(_settings().flows_dir)}) as stack:
             click.echo(f"IVR server on {stack.base_url}, RQ worker running, Redis at {stack.redis_url}\n")

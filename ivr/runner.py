@@ -73,7 +73,7 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float
 @contextmanager
 def running_stack(*, host: str, port: int, workers: int, threads: int, with_worker: bool,
                   env_overrides: dict[str, str] | None = None, quiet: bool = False,
-                  app: str = "wsgi:app") -> Iterator[Stack]:
+                  app: str = "wsgi:app", worker_class: str = "sync") -> Iterator[Stack]:
     """Start Redis (if needed), gunicorn and an RQ worker; stop them all on exit."""
     env = dict(os.environ)
     env.update(env_overrides or {})
@@ -97,7 +97,7 @@ def running_stack(*, host: str, port: int, workers: int, threads: int, with_work
         env["IVR_PUBLISH_ON_START"] = "0"
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, "--chdir", str(PROJECT_ROOT), "--bind", f"{host}:{port}",
-             "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+             "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
              "--graceful-timeout", "5", "--log-level", "warning"],
             env=env, stdout=output, stderr=output)
         stack.processes.append(server)

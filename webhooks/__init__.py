@@ -71,6 +71,10 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
             repo.publish_at_start(settings.flows_dir)
         except Exception:  # Redis down at start: calls get the fallback until it is back
             log.exception("could not publish flows at start")
+    try:
+        repo.current()  # parse the live version now rather than on the first call
+    except Exception as e:
+        log.warning("no live flow version yet: %s", e)
 
     from webhooks import api, voice
     app.register_blueprint(voice.bp)

@@ -7,16 +7,25 @@ import hmac
 import logging
 from typing import Any, Callable
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
 
 
+def public_base() -> str:
+    """Scheme and host Twilio uses to reach us: ``IVR_PUBLIC_URL`` when set, else this request's host (computed
+    once per request: several URLs are built for each answer)."""
+    base = getattr(g, "ivr_public_base", None)
+    if base is None:
+        base = current_app.config["IVR_SETTINGS"].public_url or request.host_url.rstrip("/")
+        g.ivr_public_base = base
+    return base
+
+
 def public_url(path_and_query: str) -> str:
-    """Absolute URL of one of our endpoints as Twilio sees it (``IVR_PUBLIC_URL`` when set)."""
-    base = current_app.config["IVR_SETTINGS"].public_url or request.host_url.rstrip("/")
-    return base + path_and_query
+    """Absolute URL of one of our endpoints as Twilio sees it."""
+    return public_base() + path_and_query
 
 
 def requested_url() -> str:
