@@ -10,7 +10,9 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 from werkzeug.serving import make_server
 
-from ivr.simulator import HttpTransport, ScriptedCaller, Simulator, WsgiTransport, format_transcript
+from ivr.simulator import (
+    HttpTransport, InteractiveCaller, ScriptedCaller, Simulator, WsgiTransport, format_transcript,
+)
 
 TOKEN = "sim-token"
 
@@ -201,3 +203,17 @@ def test_http_transport_against_a_real_server(app):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_interactive_caller_reads_keys_silence_and_hangup(app):
+    answers = iter(["", "9"])
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return next(answers)
+
+    result = Simulator(WsgiTransport(app), TOKEN).place_call("+1", "+2", InteractiveCaller(prompt_fn=prompt))
+    assert len(asked) == 2 and result.said[-1] == "Unknown." and result.outcome == "hangup"
+    hangs_up = InteractiveCaller(prompt_fn=lambda text: "h")
+    assert Simulator(WsgiTransport(app), TOKEN).place_call("+1", "+2", hangs_up).outcome == "caller-hangup"

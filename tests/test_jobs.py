@@ -1,0 +1,54 @@
+"""Call statistics counted by a real RQ worker, exactly once, whatever happens to the jobs."""
+
+from __future__ import annotations
+
+from rq import Queue, SimpleWorker, Worker
+
+from ivr import keys
+from ivr.calllog import CallLog
+from ivr.jobs import QUEUE_NAME, count_finished_calls, daily_stats, enqueue_count, finalize_call
+
+DAY_START = 1_795_000_000.0  # 2026-11-18 in UTC
+
+
+def finished_call(redis, sid: str, disposition: str = "self-service") -> None:
+    log = CallLog(redis, ttl=600)
+    log.start(sid, caller="+1", called="+2", flow="english", version=1, started_at=DAY_START)
+    log.finish(sid, status="completed", disposition=disposition, duration=20, ended_at=DAY_START + 20)
+    redis.rpush(keys.FINISHED_CALLS, sid)
+
+
+def test_a_call_is_counted_once_even_when_finalized_twice(redis):
+    finished_call(redis, "CA1")
+    first, second = finalize_call("CA1", redis), finalize_call("CA1", redis)
+    assert first["counted"] and not second["counted"]
+    assert daily_stats(redis, first["day"]) == {"calls": 1, "flow:english": 1, "disposition:self-service": 1,
+                                                "status:completed": 1}
+
+
+def test_unfinished_calls_are_not_counted(redis):
+    CallLog(redis, ttl=600).start("CA2", caller="+1", called="+2", flow="main", version=1, started_at=DAY_START)
+    assert finalize_call("CA2", redis) == {"counted": False, "reason": "no finished call record"}
+
+
+def test_a_real_worker_drains_the_finished_list(redis):
+    finished_call(redis, "CA1")
+    finished_call(redis, "CA2", "queued")
+    finished_call(redis, "CA1")  # a duplicated status callback
+    enqueue_count(redis)
+    assert Worker([QUEUE_NAME], connection=redis).work(burst=True)
+    assert redis.llen(keys.FINISHED_CALLS) == 0 and not redis.exists(keys.COUNT_PENDING)
+    stats = daily_stats(redis, "2026-11-18")
+    assert stats["calls"] == 2 and stats["disposition:queued"] == 1
+
+
+def test_a_job_that_died_half_way_loses_nothing(redis):
+    """Simulate a worker killed after counting some calls but before trimming the list: the next job counts
+    the rest and nothing twice."""
+    for sid in ("CA1", "CA2", "CA3"):
+        finished_call(redis, sid)
+    finalize_call("CA1", redis)  # counted, but still on the list: the job died before LTRIM
+    job = Queue(QUEUE_NAME, connection=redis).enqueue(count_finished_calls)
+    SimpleWorker([QUEUE_NAME], connection=redis).work(burst=True)
+    assert job.latest_result().return_value == {"seen": 3, "counted": 2}
+    assert daily_stats(redis, "2026-11-18")["calls"] == 3
