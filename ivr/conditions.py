@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Mapping, Protocol, Sequence
 
+from ivr.templating import lookup
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 COMPARISONS = ("equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "empty", "matches",
                "starts_with")
@@ -38,16 +40,6 @@ class Context:
     variables: Mapping[str, Any]
     now: datetime
     schedules: Mapping[str, ScheduleLike]
-
-
-def lookup_var(variables: Mapping[str, Any], name: str) -> Any:
-    """Dotted lookup through nested dicts only; anything else is missing (None)."""
-    value: Any = variables
-    for part in name.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def _number(value: Any) -> float | None:
@@ -91,7 +83,7 @@ class Compare(Condition):
     value: Any
 
     def evaluate(self, ctx: Context) -> bool:
-        actual = lookup_var(ctx.variables, self.var)
+        actual = lookup(ctx.variables, self.var)
         op, expected = self.op, self.value
         if op == "empty":
             is_empty = actual is None or _text(actual).strip() == ""

@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from ivr import instructions as ins
-from ivr.conditions import Context, lookup_var
+from ivr.conditions import Context
 from ivr.errors import EngineError
 from ivr.events import (
     CallStarted, DialEnded, Event, Input, LookupDone, NoInput, QueueEnded, RecordingEnded,
@@ -24,7 +24,7 @@ from ivr.flowmodel import (
     Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, Node, NodeKind, PausePart, PlayPart, Prompt,
     QueueSpec, SayPart, Transfer, Voicemail,
 )
-from ivr.templating import Template
+from ivr.templating import Template, lookup
 
 #: Nodes entered in one step without waiting for the caller; more means a loop with no input.
 MAX_TRANSITIONS = 64
@@ -470,7 +470,7 @@ class _Run:
             if spec.store_as:
                 self.state.vars[spec.store_as] = event.data
             for var, path in spec.save.items():
-                self.state.vars[var] = lookup_var(event.data, path) if isinstance(event.data, dict) else None
+                self.state.vars[var] = lookup(event.data, path) if isinstance(event.data, dict) else None
             self.record("lookup-ok", status=event.status)
             self.go(self.node.next)
         elif event.status == 404 and spec.on_not_found:
@@ -564,5 +564,3 @@ def _invalid_digits(body: Collect, digits: str) -> str:
         return "luhn"
     return ""
 
-
-Clock = Callable[[], datetime]

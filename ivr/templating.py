@@ -203,7 +203,7 @@ class Template:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            value = _lookup(variables, part.name)
+            value = lookup(variables, part.name)
             if value is None:
                 missing.append(part.name)
             text: Any = value
@@ -214,7 +214,8 @@ class Template:
         return "".join(out), missing
 
 
-def _lookup(variables: Mapping[str, Any], name: str) -> Any:
+def lookup(variables: Mapping[str, Any], name: str) -> Any:
+    """Dotted lookup through nested mappings only (never attributes); anything else is missing (None)."""
     value: Any = variables
     for part in name.split("."):
         if not isinstance(value, Mapping) or part not in value:

@@ -365,3 +365,14 @@ def test_sample_hours_route_to_queue_when_open_and_voicemail_when_closed(samples
     christmas = datetime(2026, 12, 25, 15, 0, tzinfo=timezone.utc)
     call = Call(samples, called="+15550100101", now=christmas)
     assert said(call.press("0"))[0].startswith("Our office is closed today for Christmas Day.")
+
+
+@pytest.mark.parametrize("to,kind,target", [
+    ("sip:desk@pbx.example.com", ins.DialKind.SIP, "sip:desk@pbx.example.com"),
+    ("client:alice", ins.DialKind.CLIENT, "alice"),
+    ("+1 (555) 123-4567", ins.DialKind.NUMBER, "+15551234567"),
+])
+def test_transfer_targets(to, kind, target):
+    call = Call(bundle_of(f'nodes:\n  t:\n    transfer: {{to: "{to}", timeout: 20s}}\n'))
+    dial = call.out[-1]
+    assert (dial.kind, dial.target, dial.timeout) == (kind, target, 20)

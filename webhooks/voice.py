@@ -3,6 +3,7 @@ wait URL and status callbacks. Each answers TwiML and never a 5xx: faults become
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import datetime
@@ -51,21 +52,32 @@ def _int_field(name: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _renderer(call_sid: str) -> Callable[[list[Instruction], int], str]:
+def _renderer() -> Callable[[list[Instruction], int], str]:
     def render(instructions: list[Instruction], seq: int) -> str:
         return twiml.render(instructions, lambda kind: public_url(f"/twilio/continue?seq={seq}&on={kind}"),
                             public_url("/twilio/wait"))
     return render
 
 
+def with_call_sid(view: Callable[[str], Response]) -> Callable[[], Response]:
+    """Pass the request's CallSid to ``view``; 400 when it is missing or not a Twilio call SID."""
+
+    @functools.wraps(view)
+    def wrapper() -> Response:
+        call_sid = _field("CallSid", 64)
+        if not CALL_SID.match(call_sid):
+            return Response("missing or malformed CallSid", 400, mimetype="text/plain")
+        return view(call_sid)
+
+    return wrapper
+
+
 @bp.post("/voice")
 @twilio_signed
-def incoming() -> Response:
-    call_sid = _field("CallSid", 64)
-    if not CALL_SID.match(call_sid):
-        return Response("missing or malformed CallSid", 400, mimetype="text/plain")
+@with_call_sid
+def incoming(call_sid: str) -> Response:
     try:
-        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), _renderer(call_sid)))
+        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), _renderer()))
     except Exception:
         log.exception("incoming call %s failed; answering the fallback", call_sid)
         return xml(fallback_twiml())
@@ -94,17 +106,15 @@ def _event(kind: str) -> Callable[[datetime], Event]:
 
 @bp.post("/continue")
 @twilio_signed
-def continue_call() -> Response:
-    call_sid = _field("CallSid", 64)
-    if not CALL_SID.match(call_sid):
-        return Response("missing or malformed CallSid", 400, mimetype="text/plain")
+@with_call_sid
+def continue_call(call_sid: str) -> Response:
     kind = request.args.get("on", "")
     seq_text = request.args.get("seq", "")
     seq = int(seq_text) if seq_text.isdigit() and len(seq_text) < 9 else -1
     if kind not in EVENTS:
         kind, seq = "noinput", -1  # an unknown event can only replay the current answer
     try:
-        return xml(_service().advance(call_sid, seq, _event(kind), _renderer(call_sid)))
+        return xml(_service().advance(call_sid, seq, _event(kind), _renderer()))
     except SessionError as e:
         log.warning("call %s: %s; answering the fallback", call_sid, e)
     except Exception:
@@ -127,10 +137,8 @@ def wait() -> Response:
 
 @bp.post("/status")
 @twilio_signed
-def status() -> Response:
-    call_sid = _field("CallSid", 64)
-    if not CALL_SID.match(call_sid):
-        return Response("missing or malformed CallSid", 400, mimetype="text/plain")
+@with_call_sid
+def status(call_sid: str) -> Response:
     try:
         _service().status(call_sid, _field("CallStatus", 32), _int_field("CallDuration"))
     except Exception:

@@ -1,0 +1,52 @@
+"""Engine instructions rendered as TwiML by twilio's VoiceResponse: exact documents."""
+
+from __future__ import annotations
+
+from ivr import instructions as ins
+from webhooks.twiml import fallback, render
+
+HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def url_for(kind: str) -> str:
+    return f"https://ivr.example.com/twilio/continue?seq=3&on={kind}"
+
+
+def rendered(*items) -> str:
+    return render(list(items), url_for, "https://ivr.example.com/twilio/wait")
+
+
+def test_gather_with_prompts_and_no_input_redirect():
+    xml = rendered(ins.Gather((ins.Say("Press 1 & 2 <now>", "Polly.Joanna", "en-US"), ins.Pause(1),
+                               ins.Play("https://x/a.mp3")), num_digits=1, finish_on_key="", timeout=6))
+    assert xml == (
+        HEAD + '<Response><Gather action="https://ivr.example.com/twilio/continue?seq=3&amp;on=gather" '
+        'actionOnEmptyResult="false" finishOnKey="" input="dtmf" method="POST" numDigits="1" timeout="6">'
+        '<Say language="en-US" voice="Polly.Joanna">Press 1 &amp; 2 &lt;now&gt;</Say><Pause length="1" />'
+        '<Play>https://x/a.mp3</Play></Gather>'
+        '<Redirect method="POST">https://ivr.example.com/twilio/continue?seq=3&amp;on=noinput</Redirect>'
+        '</Response>')
+
+
+def test_dial_number_sip_and_client():
+    number = rendered(ins.Dial("+15551234567", ins.DialKind.NUMBER, "+15550100100", 30))
+    assert '<Dial action="https://ivr.example.com/twilio/continue?seq=3&amp;on=dial" callerId="+15550100100" ' \
+           'method="POST" timeout="30"><Number>+15551234567</Number></Dial>' in number
+    assert "<Sip>sip:desk@pbx.example.com</Sip>" in rendered(ins.Dial("sip:desk@pbx.example.com", ins.DialKind.SIP))
+    assert "<Client>alice</Client>" in rendered(ins.Dial("alice", ins.DialKind.CLIENT))
+
+
+def test_enqueue_record_hangup():
+    xml = rendered(ins.Say("Hold on."), ins.Enqueue(ins.RoutingRequest("billing", {"billing": 3})))
+    assert '<Enqueue action="https://ivr.example.com/twilio/continue?seq=3&amp;on=queue" method="POST" ' \
+           'waitUrl="https://ivr.example.com/twilio/wait" waitUrlMethod="POST">billing</Enqueue>' in xml
+    record = rendered(ins.Record(max_length=120, finish_on_key="#", timeout=5))
+    assert '<Record action="https://ivr.example.com/twilio/continue?seq=3&amp;on=record" finishOnKey="#" ' \
+           'maxLength="120" method="POST" playBeep="true" timeout="5" />' in record
+    assert rendered(ins.Say("Bye."), ins.Hangup()) == HEAD + "<Response><Say>Bye.</Say><Hangup /></Response>"
+
+
+def test_fallback_variants():
+    assert "<Dial><Number>+15557770000</Number></Dial>" in fallback("Sorry.", "+15557770000", None, "w")
+    assert '<Enqueue waitUrl="w" waitUrlMethod="POST">support</Enqueue>' in fallback("Sorry.", None, "support", "w")
+    assert fallback("Sorry.", None, None, "w").endswith("<Hangup /></Response>")
