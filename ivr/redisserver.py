@@ -66,7 +66,7 @@ class EmbeddedRedis:
             self.process = subprocess.Popen(
                 [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", self.directory, "--save", "",
                  "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
             self.port = port
             if self._wait_ready(timeout):
                 atexit.register(self.stop)

@@ -99,11 +99,12 @@ def running_stack(*, host: str, port: int, workers: int, threads: int, with_work
             [sys.executable, "-m", "gunicorn", app, "--chdir", str(PROJECT_ROOT), "--bind", f"{host}:{port}",
              "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
              "--graceful-timeout", "5", "--log-level", "warning"],
-            env=env, stdout=output, stderr=output)
+            env=env, stdout=output, stderr=output, start_new_session=True)
         stack.processes.append(server)
         if with_worker:
+            # Own sessions: Ctrl-C reaches only us, and we stop the children in order (worker, server, Redis).
             stack.processes.append(subprocess.Popen([sys.executable, "-m", "ivr.cli", "worker"], env=env,
-                                                    stdout=output, stderr=output))
+                                                    stdout=output, stderr=output, start_new_session=True))
         wait_healthy(base_url, server, path="/healthz" if app == "wsgi:app" else None)
         yield stack
     finally:
