@@ -1,0 +1,294 @@
+"""The automatic call distributor: agents, waiting calls and offers in Redis, matched by atomic Lua steps.
+
+Knows nothing of flows or HTTP: it routes "a call needing {skill: level}" to "an agent having them". Every claim is
+one script that takes a waiting call and a qualified agent together, so no call is offered to two agents and no
+agent gets more calls than their capacity, whatever runs concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Mapping
+
+import redis as redis_lib
+
+from routing import keys, scripts
+from routing.errors import RoutingError, UnknownAgent
+
+COMMON = [keys.CALL_REQ, keys.CALL_STATE, keys.CALL_SCORE, keys.CALL_QUEUE, keys.CALL_DECLINED, keys.AGENT_STATUS,
+          keys.AGENT_LOAD, keys.AGENT_CAPACITY, keys.AGENT_SKILLS, keys.RESERVATIONS, keys.OFFER_EXPIRY,
+          keys.AGENT_IDLE]
+#: Room for priorities 0..100 in front of a millisecond arrival time in one zset score (exact in a double).
+PRIORITY_WEIGHT = 10 ** 13
+
+
+class AgentStatus(str, Enum):
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    BUSY = "busy"
+    WRAP_UP = "wrap-up"
+    BREAK = "break"
+
+
+class Outcome(str, Enum):
+    DECLINED = "declined"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    skills: Mapping[str, int]
+    languages: tuple[str, ...] = ()
+    capacity: int = 1
+    contact: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id or "|" in self.id or "," in self.id:
+            raise RoutingError(f"agent id {self.id!r} must be non-empty, without '|' or ','")
+        for skill, level in self.skills.items():
+            if not 1 <= int(level) <= 10:
+                raise RoutingError(f"skill {skill!r} of agent {self.id!r} has level {level}: levels are 1 to 10")
+        if self.capacity < 1:
+            raise RoutingError(f"agent {self.id!r} needs a capacity of at least 1")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A reservation: ``call_sid`` is offered to ``agent`` until ``expires`` (ms since the epoch)."""
+
+    reservation: str
+    call_sid: str
+    agent: str
+    expires: int
+
+
+@dataclass
+class Distributor:
+    """Agents, queues and offers on one Redis (``redis`` passed in). ``queues`` is the list of queue names whose
+    waiting calls an available agent is matched against."""
+
+    redis: redis_lib.Redis
+    queues: list[str] = field(default_factory=list)
+    offer_timeout_ms: int = 15_000
+    max_missed: int = 3
+    batch: int = 32
+    scan_limit: int = 256
+
+    def __post_init__(self) -> None:
+        self._offer_for_call = self.redis.register_script(scripts.OFFER_FOR_CALL)
+        self._offer_for_agent = self.redis.register_script(scripts.OFFER_FOR_AGENT)
+        self._release = self.redis.register_script(scripts.RELEASE)
+        self._accept = self.redis.register_script(scripts.ACCEPT)
+        self._finish = self.redis.register_script(scripts.FINISH)
+
+    # -- agents --------------------------------------------------------------------------------------------------
+    def register(self, agent: Agent) -> None:
+        """Create or update an agent (skills, capacity...); status is left as it is (offline for a new agent)."""
+        old = self.agent(agent.id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.AGENTS, agent.id, json.dumps({"name": agent.name, "skills": dict(agent.skills),
+                                                     "languages": list(agent.languages),
+                                                     "capacity": agent.capacity, "contact": agent.contact}))
+        if old is not None:
+            pipe.hdel(keys.AGENT_SKILLS, *(f"{agent.id}|{s}" for s in old.skills))
+        if agent.skills:
+            pipe.hset(keys.AGENT_SKILLS, mapping={f"{agent.id}|{s}": int(l) for s, l in agent.skills.items()})
+        pipe.hset(keys.AGENT_CAPACITY, agent.id, agent.capacity)
+        pipe.hsetnx(keys.AGENT_STATUS, agent.id, AgentStatus.OFFLINE.value)
+        pipe.hsetnx(keys.AGENT_LOAD, agent.id, 0)
+        pipe.execute()
+        self._index(agent)
+
+    def agent(self, agent_id: str) -> Agent | None:
+        raw = self.redis.hget(keys.AGENTS, agent_id)
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return Agent(agent_id, data["name"], data["skills"], tuple(data["languages"]), data["capacity"],
+                     data["contact"])
+
+    def set_status(self, agent_id: str, status: AgentStatus, now_ms: int | None = None) -> Offer | None:
+        """Change an agent's status; becoming available looks for a waiting call at once."""
+        agent = self.agent(agent_id)
+        if agent is None:
+            raise UnknownAgent(agent_id)
+        now = now_ms if now_ms is not None else _now_ms()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.AGENT_STATUS, agent_id, status.value)
+        pipe.hset(keys.AGENT_SINCE, agent_id, now)
+        if status is AgentStatus.AVAILABLE:
+            pipe.hsetnx(keys.AGENT_IDLE, agent_id, now)
+            pipe.hset(keys.AGENT_MISSED, agent_id, 0)
+        pipe.execute()
+        if status is AgentStatus.AVAILABLE:
+            self._index(agent)
+            return self.offer_for_agent(agent_id, now)
+        return None
+
+    def status(self, agent_id: str) -> tuple[AgentStatus, int]:
+        """(status, load): the agent's chosen status and how many calls they hold or are offered now."""
+        status, load = self.redis.hget(keys.AGENT_STATUS, agent_id), self.redis.hget(keys.AGENT_LOAD, agent_id)
+        if status is None:
+            raise UnknownAgent(agent_id)
+        return AgentStatus(status.decode()), int(load or 0)
+
+    def _index(self, agent: Agent) -> None:
+        """(Re)enter an agent in the availability indexes, ordered by how long they have been idle."""
+        idle = self.redis.hget(keys.AGENT_IDLE, agent.id)
+        score = int(idle) if idle is not None else _now_ms()
+        pipe = self.redis.pipeline(transaction=False)
+        for skill in (*agent.skills, keys.ANY_SKILL):
+            pipe.zadd(keys.available(skill), {agent.id: score})
+        pipe.execute()
+
+    # -- calls ---------------------------------------------------------------------------------------------------
+    def enqueue(self, call_sid: str, queue: str, skills: Mapping[str, int], priority: int = 0,
+                now_ms: int | None = None, offer: bool = True) -> Offer | None:
+        """Put a call in ``queue`` needing ``skills`` (skill: minimum level) and, unless ``offer`` is false,
+        offer it at once if an agent qualifies. Priority 0..100, higher first; then first come first served."""
+        if not 0 <= priority <= 100:
+            raise RoutingError(f"priority {priority} is not between 0 and 100")
+        now = now_ms if now_ms is not None else _now_ms()
+        score = (100 - priority) * PRIORITY_WEIGHT + now
+        requirement = ";".join(f"{skill}={int(level)}" for skill, level in sorted(skills.items()))
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.CALL_REQ, call_sid, requirement)
+        pipe.hset(keys.CALL_SCORE, call_sid, score)
+        pipe.hset(keys.CALL_QUEUE, call_sid, queue)
+        pipe.hset(keys.CALL_STATE, call_sid, "waiting")
+        pipe.zadd(keys.waiting(queue), {call_sid: score})
+        pipe.execute()
+        return self.claim_for_call(call_sid, queue, list(skills), now) if offer else None
+
+    def offer_for_call(self, call_sid: str, now_ms: int | None = None) -> Offer | None:
+        """Look for an agent for a waiting call (after a failed offer, or when an escalation step opens)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(keys.CALL_QUEUE, call_sid)
+        pipe.hget(keys.CALL_REQ, call_sid)
+        raw_queue, raw_req = pipe.execute()
+        if raw_queue is None:
+            return None
+        skills = [part.split("=")[0] for part in (raw_req or b"").decode().split(";") if part]
+        return self.claim_for_call(call_sid, raw_queue.decode(), skills, now_ms)
+
+    def claim_for_call(self, call_sid: str, queue: str, skills: list[str], now_ms: int | None = None) -> Offer | None:
+        """The atomic claim (one round trip): the call and the longest-idle qualified agent, together."""
+        indexes = [keys.available(s) for s in skills] or [keys.available(keys.ANY_SKILL)]
+        result = self._offer_for_call(
+            keys=[*COMMON, keys.waiting(queue), *indexes],
+            args=[call_sid, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
+                  self.batch, self.scan_limit])
+        return _offer(result)
+
+    def offer_for_agent(self, agent_id: str, now_ms: int | None = None) -> Offer | None:
+        if not self.queues:
+            return None
+        result = self._offer_for_agent(
+            keys=[*COMMON, *(keys.waiting(q) for q in self.queues)],
+            args=[agent_id, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
+                  self.batch])
+        return _offer(result)
+
+    def waiting(self, queue: str) -> list[str]:
+        """Call SIDs waiting in ``queue``, in the order they will be served."""
+        return [sid.decode() for sid in self.redis.zrange(keys.waiting(queue), 0, -1)]
+
+    def call_state(self, call_sid: str) -> str | None:
+        raw = self.redis.hget(keys.CALL_STATE, call_sid)
+        return raw.decode() if raw is not None else None
+
+    # -- offers --------------------------------------------------------------------------------------------------
+    def accept(self, reservation: str, agent_id: str) -> bool:
+        """The agent takes the offered call; False when the offer is gone (timed out, cancelled) or not theirs."""
+        return bool(self._accept(keys=[*COMMON, keys.CALL_AGENT, keys.AGENT_MISSED], args=[reservation, agent_id]))
+
+    def decline(self, reservation: str, now_ms: int | None = None) -> Offer | None:
+        """The agent refuses: the call keeps its place and goes to the next qualified agent, if any."""
+        return self._end_offer(reservation, Outcome.DECLINED, now_ms)
+
+    def cancel(self, reservation: str, now_ms: int | None = None) -> None:
+        """The caller hung up while the call was offered."""
+        self._end_offer(reservation, Outcome.CANCELLED, now_ms)
+
+    def expire_offers(self, now_ms: int | None = None) -> list[Offer]:
+        """Time out offers past their expiry; each call is offered again. Returns the new offers."""
+        now = now_ms if now_ms is not None else _now_ms()
+        offers = []
+        for rid in self.redis.zrangebyscore(keys.OFFER_EXPIRY, "-inf", now):
+            offer = self._end_offer(rid.decode(), Outcome.TIMEOUT, now)
+            if offer is not None:
+                offers.append(offer)
+        return offers
+
+    def finish(self, call_sid: str, now_ms: int | None = None) -> Offer | None:
+        """An accepted call ended: the agent's slot frees up (and they get the next call if available)."""
+        now = now_ms if now_ms is not None else _now_ms()
+        agent = self._finish(keys=[*COMMON, keys.CALL_AGENT], args=[call_sid, now])
+        if not agent:
+            return None
+        agent_id = agent.decode()
+        status, _load = self.status(agent_id)
+        if status is AgentStatus.AVAILABLE:
+            record = self.agent(agent_id)
+            if record is not None:
+                self._index(record)
+            return self.offer_for_agent(agent_id, now)
+        return None
+
+    def abandon(self, call_sid: str) -> None:
+        """The caller hung up while waiting: the call leaves its queue."""
+        queue = self.redis.hget(keys.CALL_QUEUE, call_sid)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.CALL_STATE, call_sid, "ended")
+        if queue is not None:
+            pipe.zrem(keys.waiting(queue.decode()), call_sid)
+        pipe.execute()
+
+    def _end_offer(self, reservation: str, outcome: Outcome, now_ms: int | None) -> Offer | None:
+        now = now_ms if now_ms is not None else _now_ms()
+        raw = self.redis.hget(keys.RESERVATIONS, reservation)
+        if raw is None:
+            return None
+        sid = raw.decode().split("|")[0]
+        queue = (self.redis.hget(keys.CALL_QUEUE, sid) or b"").decode()
+        result = self._release(keys=[*COMMON, keys.waiting(queue), keys.AGENT_MISSED],
+                               args=[reservation, outcome.value, now, self.max_missed])
+        if not result:
+            return None
+        call_sid, agent_id, status = (part.decode() for part in result)
+        if status == AgentStatus.AVAILABLE.value:
+            record = self.agent(agent_id)
+            if record is not None:
+                self._index(record)
+        if outcome is Outcome.CANCELLED:
+            return None
+        return self.offer_for_call(call_sid, now)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _reservation_id() -> str:
+    return "WR" + secrets.token_hex(12)
+
+
+def _offer(result: Any) -> Offer | None:
+    if not result:
+        return None
+    rid, sid, agent, expires = (part.decode() if isinstance(part, bytes) else part for part in result)
+    return Offer(rid, sid, agent, int(expires))
+
+
+def agents_from(data: Iterable[Mapping[str, Any]]) -> list[Agent]:
+    """Agents from plain data (for example a YAML roster)."""
+    return [Agent(str(a["id"]), str(a.get("name", a["id"])), dict(a.get("skills", {})),
+                  tuple(a.get("languages", ())), int(a.get("capacity", 1)), str(a.get("contact", "")))
+            for a in data]

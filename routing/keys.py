@@ -1,0 +1,42 @@
+"""Every Redis key of the routing package. All share one hash tag, ``{rt}``, so each Lua step's keys live in one
+Redis Cluster slot: a routing "workspace" is one slot, and its keys are always passed in KEYS.
+
+Agent and call attributes live in a few hashes keyed by id (not one hash per agent or call), so a script that
+discovers candidates while it runs still touches only keys declared up front.
+"""
+
+PREFIX = "rt:{rt}:"
+
+AGENTS = PREFIX + "agents"                # hash id -> JSON profile (name, skills, languages, capacity, contact)
+AGENT_STATUS = PREFIX + "agent:status"    # hash id -> offline | available | busy | wrap-up | break
+AGENT_SINCE = PREFIX + "agent:since"      # hash id -> ms timestamp of the last status change
+AGENT_IDLE = PREFIX + "agent:idle"        # hash id -> ms timestamp since when the agent has had no call
+AGENT_LOAD = PREFIX + "agent:load"        # hash id -> calls offered or assigned now
+AGENT_CAPACITY = PREFIX + "agent:capacity"  # hash id -> most calls at once
+AGENT_SKILLS = PREFIX + "agent:skills"    # hash "id|skill" -> level 1..10
+AGENT_MISSED = PREFIX + "agent:missed"    # hash id -> offers missed in a row
+
+CALL_REQ = PREFIX + "call:req"            # hash sid -> "skill=level;skill=level"
+CALL_STATE = PREFIX + "call:state"        # hash sid -> waiting | offered | assigned | ended
+CALL_SCORE = PREFIX + "call:score"        # hash sid -> its place in the queue (kept when an offer fails)
+CALL_QUEUE = PREFIX + "call:queue"        # hash sid -> queue name
+CALL_DECLINED = PREFIX + "call:declined"  # hash sid -> ",agent,agent," who declined or missed it
+CALL_AGENT = PREFIX + "call:agent"        # hash sid -> agent id once accepted
+
+RESERVATIONS = PREFIX + "reservations"    # hash reservation id -> "sid|agent|expires_ms"
+OFFER_EXPIRY = PREFIX + "offers"          # zset reservation id by expiry (ms)
+
+ANY_SKILL = "*"
+
+
+def available(skill: str) -> str:
+    """Zset of agents who may be available and have ``skill`` (or any, for ``*``), scored by idle-since.
+
+    An index, not the truth: entries can be stale and are dropped lazily by the claim scripts, which decide on
+    the status, load and capacity hashes."""
+    return f"{PREFIX}avail:{skill}"
+
+
+def waiting(queue: str) -> str:
+    """Zset of calls waiting in ``queue``, scored so that higher priority, then earlier arrival, comes first."""
+    return f"{PREFIX}waiting:{queue}"

@@ -1,0 +1,166 @@
+"""Lua scripts: each check-then-claim step is one atomic script, every key passed in KEYS (see routing.keys)."""
+
+# Shared prologue: the fixed keys every script receives first, in this order.
+COMMON_KEYS = """
+local CALL_REQ, CALL_STATE, CALL_SCORE, CALL_QUEUE, CALL_DECLINED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local AGENT_STATUS, AGENT_LOAD, AGENT_CAPACITY, AGENT_SKILLS = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local RESERVATIONS, OFFER_EXPIRY, AGENT_IDLE = KEYS[10], KEYS[11], KEYS[12]
+
+local function requirements(sid)
+  local req = {}
+  local raw = redis.call('HGET', CALL_REQ, sid) or ''
+  for skill, level in string.gmatch(raw, '([^=;]+)=(%d+)') do req[#req + 1] = {skill, tonumber(level)} end
+  return req
+end
+
+local function eligible(agent)
+  if redis.call('HGET', AGENT_STATUS, agent) ~= 'available' then return false end
+  local load = tonumber(redis.call('HGET', AGENT_LOAD, agent) or '0')
+  local capacity = tonumber(redis.call('HGET', AGENT_CAPACITY, agent) or '1')
+  return load < capacity
+end
+
+local function qualified(agent, req)
+  for _, r in ipairs(req) do
+    local level = tonumber(redis.call('HGET', AGENT_SKILLS, agent .. '|' .. r[1]) or '0')
+    if level < r[2] then return false end
+  end
+  return true
+end
+
+local function declined(sid, agent)
+  local who = redis.call('HGET', CALL_DECLINED, sid)
+  return who ~= false and string.find(who, ',' .. agent .. ',', 1, true) ~= nil
+end
+
+local function reserve(sid, agent, waiting_key, rid, now, timeout)
+  local expires = now + timeout
+  redis.call('HINCRBY', AGENT_LOAD, agent, 1)
+  redis.call('ZREM', waiting_key, sid)
+  redis.call('HSET', CALL_STATE, sid, 'offered')
+  redis.call('HSET', RESERVATIONS, rid, sid .. '|' .. agent .. '|' .. expires)
+  redis.call('ZADD', OFFER_EXPIRY, expires, rid)
+  return {rid, sid, agent, tostring(expires)}
+end
+"""
+
+# Offer a waiting call to the longest-idle qualified agent.
+# KEYS[1..12] = COMMON_KEYS; KEYS[13] = the call's waiting zset; KEYS[14..] = availability zsets, one per
+# required skill in the order of the call's requirements (or the any-skill zset when it needs none).
+# ARGV[1] = call sid, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms),
+# ARGV[5] = candidates read per batch, ARGV[6] = most candidates examined.
+# Returns {reservation id, sid, agent, expires} or false when no agent qualifies now.
+OFFER_FOR_CALL = COMMON_KEYS + """
+local sid, now, rid, timeout = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local batch, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
+if redis.call('HGET', CALL_STATE, sid) ~= 'waiting' then return false end
+local req = requirements(sid)
+-- scan the smallest availability index: cost follows the few agents who could take the call, not all agents
+local index, smallest = KEYS[14], redis.call('ZCARD', KEYS[14])
+for i = 15, #KEYS do
+  local size = redis.call('ZCARD', KEYS[i])
+  if size < smallest then index, smallest = KEYS[i], size end
+end
+local start, examined = 0, 0
+while examined < limit do
+  local ids = redis.call('ZRANGE', index, start, start + batch - 1)
+  if #ids == 0 then return false end
+  local kept = 0
+  for _, agent in ipairs(ids) do
+    examined = examined + 1
+    if not eligible(agent) then
+      redis.call('ZREM', index, agent)  -- stale index entry: drop it for good
+    else
+      kept = kept + 1
+      if qualified(agent, req) and not declined(sid, agent) then
+        return reserve(sid, agent, KEYS[13], rid, now, timeout)
+      end
+    end
+  end
+  start = start + kept
+end
+return false
+"""
+
+# Offer the best waiting call this agent qualifies for: highest priority first, then longest waiting.
+# KEYS[1..12] = COMMON_KEYS; KEYS[13..] = waiting zsets of the queues the agent may serve.
+# ARGV[1] = agent id, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms),
+# ARGV[5] = calls examined per queue.
+OFFER_FOR_AGENT = COMMON_KEYS + """
+local agent, now, rid, timeout, window = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+if not eligible(agent) then return false end
+local best_sid, best_score, best_key = nil, nil, nil
+for i = 13, #KEYS do
+  local head = redis.call('ZRANGE', KEYS[i], 0, window - 1, 'WITHSCORES')
+  for j = 1, #head, 2 do
+    local sid, score = head[j], tonumber(head[j + 1])
+    if best_score ~= nil and score >= best_score then break end
+    if redis.call('HGET', CALL_STATE, sid) ~= 'waiting' then
+      redis.call('ZREM', KEYS[i], sid)
+    elseif qualified(agent, requirements(sid)) and not declined(sid, agent) then
+      best_sid, best_score, best_key = sid, score, KEYS[i]
+      break
+    end
+  end
+end
+if best_sid == nil then return false end
+return reserve(best_sid, agent, best_key, rid, now, timeout)
+"""
+
+# End an offer that was not accepted: declined by the agent, timed out, or cancelled because the caller hung up.
+# KEYS[1..12] = COMMON_KEYS; KEYS[13] = the call's waiting zset; KEYS[14] = AGENT_MISSED.
+# ARGV[1] = reservation id, ARGV[2] = outcome (declined | timeout | cancelled), ARGV[3] = now (ms),
+# ARGV[4] = missed offers that put the agent on break (0 = never).
+# The call goes back to its old place in the queue (unless cancelled). Returns {sid, agent, agent status} or
+# false when the reservation no longer exists (already accepted or ended: nothing to do, twice is harmless).
+RELEASE = COMMON_KEYS + """
+local rid, outcome, now, max_missed = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local raw = redis.call('HGET', RESERVATIONS, rid)
+if not raw then return false end
+local sid, agent = string.match(raw, '^([^|]+)|([^|]+)|')
+redis.call('HDEL', RESERVATIONS, rid)
+redis.call('ZREM', OFFER_EXPIRY, rid)
+redis.call('HINCRBY', AGENT_LOAD, agent, -1)
+if outcome == 'cancelled' then
+  redis.call('HSET', CALL_STATE, sid, 'ended')
+else
+  local who = redis.call('HGET', CALL_DECLINED, sid) or ','
+  redis.call('HSET', CALL_DECLINED, sid, who .. agent .. ',')
+  redis.call('HSET', CALL_STATE, sid, 'waiting')
+  redis.call('ZADD', KEYS[13], redis.call('HGET', CALL_SCORE, sid), sid)
+end
+if outcome == 'timeout' then
+  local missed = redis.call('HINCRBY', KEYS[14], agent, 1)
+  if max_missed > 0 and missed >= max_missed and redis.call('HGET', AGENT_STATUS, agent) == 'available' then
+    redis.call('HSET', AGENT_STATUS, agent, 'break')
+  end
+end
+return {sid, agent, redis.call('HGET', AGENT_STATUS, agent) or 'offline'}
+"""
+
+# Accept an offer. KEYS[1..12] = COMMON_KEYS; KEYS[13] = CALL_AGENT; KEYS[14] = AGENT_MISSED.
+# ARGV[1] = reservation id, ARGV[2] = agent id (must be the one offered). Returns {sid, agent} or false.
+ACCEPT = COMMON_KEYS + """
+local raw = redis.call('HGET', RESERVATIONS, ARGV[1])
+if not raw then return false end
+local sid, agent = string.match(raw, '^([^|]+)|([^|]+)|')
+if agent ~= ARGV[2] then return false end
+redis.call('HDEL', RESERVATIONS, ARGV[1])
+redis.call('ZREM', OFFER_EXPIRY, ARGV[1])
+redis.call('HSET', CALL_STATE, sid, 'assigned')
+redis.call('HSET', KEYS[13], sid, agent)
+redis.call('HSET', KEYS[14], agent, 0)
+return {sid, agent}
+"""
+
+# A call an agent took has ended: free the agent's slot and restart their idle clock.
+# KEYS[1..12] = COMMON_KEYS; KEYS[13] = CALL_AGENT. ARGV[1] = call sid, ARGV[2] = now (ms).
+# Returns the agent id, or false when the call was not assigned (twice is harmless).
+FINISH = COMMON_KEYS + """
+if redis.call('HGET', CALL_STATE, ARGV[1]) ~= 'assigned' then return false end
+local agent = redis.call('HGET', KEYS[13], ARGV[1])
+redis.call('HSET', CALL_STATE, ARGV[1], 'ended')
+redis.call('HINCRBY', AGENT_LOAD, agent, -1)
+redis.call('HSET', AGENT_IDLE, agent, ARGV[2])
+return agent
+"""

@@ -1,0 +1,169 @@
+"""Skill-based matching in Redis: skills and levels, priorities, FIFO, capacity, offers, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+from ivr.redisserver import connect
+from routing.acd import Agent, AgentStatus, Distributor
+from routing.errors import RoutingError
+
+T0 = 1_800_000_000_000
+
+
+@pytest.fixture
+def acd(redis):
+    return Distributor(redis, queues=["billing", "general", "outages"], offer_timeout_ms=10_000, max_missed=2)
+
+
+def available(acd, agent: Agent, at: int):
+    acd.register(agent)
+    return acd.set_status(agent.id, AgentStatus.AVAILABLE, at)
+
+
+def test_call_goes_to_a_qualified_agent_at_the_required_level(acd):
+    available(acd, Agent("junior", "Jo", {"billing": 2, "english": 5}), T0)
+    available(acd, Agent("senior", "Sam", {"billing": 7, "english": 5}), T0 + 1)
+    offer = acd.enqueue("CA1", "billing", {"billing": 3, "english": 1}, now_ms=T0 + 10)
+    assert offer.agent == "senior" and offer.call_sid == "CA1" and offer.expires == T0 + 10 + 10_000
+    assert acd.call_state("CA1") == "offered" and acd.waiting("billing") == []
+
+
+def test_no_qualified_agent_leaves_the_call_waiting(acd):
+    available(acd, Agent("a", "A", {"english": 9}), T0)
+    assert acd.enqueue("CA1", "billing", {"billing": 1}, now_ms=T0) is None
+    assert acd.waiting("billing") == ["CA1"]
+
+
+def test_longest_idle_agent_first(acd):
+    available(acd, Agent("late", "L", {"billing": 5}), T0 + 50)
+    available(acd, Agent("early", "E", {"billing": 5}), T0)
+    assert acd.enqueue("CA1", "billing", {"billing": 1}, now_ms=T0 + 100).agent == "early"
+
+
+def test_priority_first_then_first_come_first_served(acd):
+    acd.enqueue("CA-old", "general", {}, priority=0, now_ms=T0)
+    acd.enqueue("CA-new", "general", {}, priority=0, now_ms=T0 + 5)
+    acd.enqueue("CA-vip", "outages", {}, priority=5, now_ms=T0 + 9)
+    order = [available(acd, Agent(f"a{i}", "A", {}), T0 + 20 + i).call_sid for i in range(3)]
+    assert order == ["CA-vip", "CA-old", "CA-new"]
+
+
+def test_capacity_is_never_exceeded(acd):
+    available(acd, Agent("multi", "M", {}, capacity=2), T0)
+    offers = [acd.enqueue(f"CA{i}", "general", {}, now_ms=T0 + i) for i in range(3)]
+    assert [o.agent if o else None for o in offers] == ["multi", "multi", None]
+    assert acd.status("multi") == (AgentStatus.AVAILABLE, 2)
+
+
+def test_decline_keeps_the_place_and_offers_to_the_next_agent(acd):
+    available(acd, Agent("a", "A", {"billing": 5}), T0)
+    first = acd.enqueue("CA1", "billing", {"billing": 1}, now_ms=T0 + 1)
+    acd.enqueue("CA2", "billing", {"billing": 1}, now_ms=T0 + 2)
+    assert acd.decline(first.reservation, now_ms=T0 + 3) is None  # no one else: back in line
+    assert acd.waiting("billing") == ["CA1", "CA2"]  # CA1 kept its place in front
+    second = available(acd, Agent("b", "B", {"billing": 5}), T0 + 4)
+    assert second.call_sid == "CA1" and second.agent == "b"
+
+
+def test_an_agent_is_not_offered_a_call_they_declined(acd):
+    available(acd, Agent("a", "A", {}), T0)
+    offer = acd.enqueue("CA1", "general", {}, now_ms=T0 + 1)
+    acd.decline(offer.reservation, now_ms=T0 + 2)
+    assert acd.status("a") == (AgentStatus.AVAILABLE, 0)
+    assert acd.offer_for_agent("a", T0 + 3) is None
+
+
+def test_timeouts_count_missed_offers_and_put_the_agent_on_break(acd):
+    available(acd, Agent("sleepy", "S", {}), T0)
+    first = acd.enqueue("CA1", "general", {}, now_ms=T0)
+    assert acd.expire_offers(T0 + 5_000) == []  # not yet
+    acd.expire_offers(T0 + 10_001)
+    assert acd.status("sleepy") == (AgentStatus.AVAILABLE, 0) and acd.call_state("CA1") == "waiting"
+    acd.enqueue("CA2", "general", {}, now_ms=T0 + 10_002)
+    acd.expire_offers(T0 + 30_000)
+    assert acd.status("sleepy") == (AgentStatus.BREAK, 0)
+    assert acd.waiting("general") == ["CA1", "CA2"] and first.reservation
+
+
+def test_accept_then_finish_frees_the_agent_for_the_next_call(acd):
+    available(acd, Agent("a", "A", {}), T0)
+    offer = acd.enqueue("CA1", "general", {}, now_ms=T0)
+    acd.enqueue("CA2", "general", {}, now_ms=T0 + 1)
+    assert not acd.accept(offer.reservation, "someone-else")
+    assert acd.accept(offer.reservation, "a") and acd.call_state("CA1") == "assigned"
+    assert not acd.accept(offer.reservation, "a")  # twice: the offer is gone
+    assert acd.decline(offer.reservation) is None  # too late to decline
+    following = acd.finish("CA1", T0 + 60_000)
+    assert following.call_sid == "CA2" and acd.call_state("CA1") == "ended"
+
+
+def test_caller_hangs_up_while_offered_or_waiting(acd):
+    available(acd, Agent("a", "A", {}), T0)
+    offer = acd.enqueue("CA1", "general", {}, now_ms=T0)
+    acd.cancel(offer.reservation, T0 + 1)
+    assert acd.call_state("CA1") == "ended" and acd.status("a") == (AgentStatus.AVAILABLE, 0)
+    acd.set_status("a", AgentStatus.BREAK, T0 + 2)
+    acd.enqueue("CA2", "general", {}, now_ms=T0 + 3)
+    acd.abandon("CA2")
+    assert acd.waiting("general") == []
+    assert acd.set_status("a", AgentStatus.AVAILABLE, T0 + 4) is None
+
+
+def test_unavailable_agents_are_skipped_and_dropped_from_the_index(acd, redis):
+    available(acd, Agent("away", "W", {"billing": 9}), T0)
+    acd.set_status("away", AgentStatus.BREAK, T0 + 1)
+    available(acd, Agent("here", "H", {"billing": 9}), T0 + 2)
+    assert acd.enqueue("CA1", "billing", {"billing": 1}, now_ms=T0 + 3).agent == "here"
+    assert redis.zscore("rt:{rt}:avail:billing", "away") is None
+
+
+def test_bad_input_is_refused(acd):
+    with pytest.raises(RoutingError):
+        Agent("a|b", "x", {})
+    with pytest.raises(RoutingError):
+        Agent("a", "x", {"billing": 11})
+    with pytest.raises(RoutingError):
+        acd.enqueue("CA1", "general", {}, priority=101)
+
+
+def _caller_process(url: str, start: int, count: int) -> None:
+    acd = Distributor(connect(url), queues=["general"])
+    for i in range(start, start + count):
+        acd.enqueue(f"CA{i:05d}", "general", {"english": 1}, now_ms=T0 + i)
+
+
+def _agent_process(url: str, ids: list[str]) -> None:
+    acd = Distributor(connect(url), queues=["general"])
+    for agent_id in ids:
+        acd.register(Agent(agent_id, agent_id, {"english": 3}, capacity=2))
+        acd.set_status(agent_id, AgentStatus.AVAILABLE, T0)
+    for _ in range(200):  # keep asking for work, as agents' consoles do
+        for agent_id in ids:
+            acd.offer_for_agent(agent_id, T0 + 1)
+
+
+def test_concurrent_processes_never_double_assign_or_lose_a_call(redis, redis_url):
+    ctx = multiprocessing.get_context("fork")
+    callers = [ctx.Process(target=_caller_process, args=(redis_url, n * 100, 100)) for n in range(3)]
+    agents = [ctx.Process(target=_agent_process, args=(redis_url, [f"ag{n}-{i}" for i in range(20)]))
+              for n in range(3)]
+    for p in callers + agents:
+        p.start()
+    for p in callers + agents:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    reservations = [v.decode().split("|") for v in redis.hvals("rt:{rt}:reservations")]
+    offered = [sid for sid, _agent, _exp in reservations]
+    assert len(offered) == len(set(offered))  # never two agents for one call
+    per_agent: dict[str, int] = {}
+    for _sid, agent, _exp in reservations:
+        per_agent[agent] = per_agent.get(agent, 0) + 1
+    assert max(per_agent.values()) <= 2 and len(offered) == 120  # 60 agents x capacity 2, all used
+    loads = {k.decode(): int(v) for k, v in redis.hgetall("rt:{rt}:agent:load").items()}
+    assert loads == per_agent
+    waiting = set(Distributor(redis, queues=["general"]).waiting("general"))
+    assert waiting.isdisjoint(offered) and len(waiting) + len(offered) == 300  # nothing lost
