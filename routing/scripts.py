@@ -89,6 +89,18 @@ return false
 OFFER_FOR_AGENT = COMMON_KEYS + """
 local agent, now, rid, timeout, window = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 if not eligible(agent) then return false end
+local levels = {}  -- this agent's levels, read once per skill however many calls ask for it
+local function meets(req)
+  for _, r in ipairs(req) do
+    local level = levels[r[1]]
+    if level == nil then
+      level = tonumber(redis.call('HGET', AGENT_SKILLS, agent .. '|' .. r[1]) or '0')
+      levels[r[1]] = level
+    end
+    if level < r[2] then return false end
+  end
+  return true
+end
 local best_sid, best_score, best_key = nil, nil, nil
 for i = 13, #KEYS do
   local head = redis.call('ZRANGE', KEYS[i], 0, window - 1, 'WITHSCORES')
@@ -97,7 +109,7 @@ for i = 13, #KEYS do
     if best_score ~= nil and score >= best_score then break end
     if redis.call('HGET', CALL_STATE, sid) ~= 'waiting' then
       redis.call('ZREM', KEYS[i], sid)
-    elseif qualified(agent, requirements(sid)) and not declined(sid, agent) then
+    elseif meets(requirements(sid)) and not declined(sid, agent) then
       best_sid, best_score, best_key = sid, score, KEYS[i]
       break
     end
