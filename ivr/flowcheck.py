@@ -26,6 +26,8 @@ from ivr.flowmodel import (
 from ivr.schedule import Schedule, ScheduleError, parse_schedule
 from ivr.templating import Template, TemplateError
 from ivr.yamlsource import Path, SourceMap, YamlSyntaxError, load
+from routing.config import RoutingConfig, parse_queues
+from routing.errors import QueueConfigError
 
 #: Variables every call has without defining them.
 BUILTIN_VARIABLES = frozenset({
@@ -33,6 +35,8 @@ BUILTIN_VARIABLES = frozenset({
     "recording_url", "recording_duration", "transfer_status", "queue_result", "lookup_status",
 })
 FLOW_SUFFIXES = (".yaml", ".yml")
+#: The file beside the flows that configures agent queues (routing), published with them.
+QUEUES_FILE_NAMES = ("queues.yaml", "queues.yml")
 _KEYS = set("0123456789*#")
 _VALIDATORS = {id(schema): Draft202012Validator(schema) for schema in [fs.FLOW, *fs.NODE_KINDS.values()]}
 
@@ -44,7 +48,8 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 
 def read_directory(directory: str | FsPath) -> dict[str, str]:
-    """The flow files of a directory (top level ``*.yaml``/``*.yml``; scenario tests live in ``tests/``)."""
+    """The flow files of a directory (top level ``*.yaml``/``*.yml``, with ``queues.yaml`` for the agent queues;
+    scenario tests live in ``tests/``)."""
     root = FsPath(directory)
     if not root.is_dir():
         raise FlowError([Diagnostic(str(root), 1, "", "flows directory does not exist")])
@@ -111,6 +116,7 @@ class _FileState:
     targets: list[tuple[Path, str, str]] = field(default_factory=list)  # (path, from node, target)
     subflows: list[tuple[Path, str]] = field(default_factory=list)
     schedules_used: list[tuple[Path, str]] = field(default_factory=list)
+    queues_used: list[tuple[Path, str, dict[str, int]]] = field(default_factory=list)
     time_conditions: list[Path] = field(default_factory=list)
     nodes: dict[str, Node] = field(default_factory=dict)
 
@@ -123,6 +129,8 @@ class _BundleChecker:
         self.files: dict[str, _FileState] = {}
         self.schedules: dict[str, Schedule] = {}
         self.schedule_origin: dict[str, str] = {}
+        self.routing: RoutingConfig | None = None
+        self.queues_file: str | None = None
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def error(self, state: _FileState | SourceMap, path: Path, message: str) -> None:
@@ -144,7 +152,10 @@ class _BundleChecker:
         if not self.sources:
             raise FlowError([Diagnostic(".", 1, "", "no flow files")])
         for file, text in self.sources.items():
-            self.load_file(file, text)
+            if FsPath(file).name in QUEUES_FILE_NAMES:
+                self.load_queues(file, text)
+            else:
+                self.load_file(file, text)
         for st in self.files.values():
             self.collect_schedules(st)
         flows: dict[str, Flow] = {}
@@ -157,7 +168,25 @@ class _BundleChecker:
         if self.diagnostics:
             raise FlowError(self.diagnostics)
         return Bundle(flows=flows, schedules=dict(self.schedules), numbers=numbers, default_flow=default,
-                      sources={flow_name(f): t for f, t in self.sources.items()})
+                      sources={flow_name(f): t for f, t in self.sources.items()}, routing=self.routing)
+
+    def load_queues(self, file: str, text: str) -> None:
+        """The routing configuration: parsed by the routing package, located here with line numbers."""
+        if self.queues_file is not None:
+            self.diagnostics.append(Diagnostic(file, 1, "", f"{self.queues_file} already configures the queues"))
+            return
+        self.queues_file = file
+        try:
+            raw, smap = load(text, file)
+        except YamlSyntaxError as e:
+            self.diagnostics.append(e.diagnostic)
+            return
+        try:
+            self.routing = parse_queues(raw)
+        except QueueConfigError as e:
+            for rel, message in e.problems:
+                self.error(smap, _split_path(rel), message)
+        self.queues_smap = smap
 
     def load_file(self, file: str, text: str) -> None:
         try:
@@ -393,6 +422,7 @@ class _BundleChecker:
             if "timeout" in body:
                 seconds = self.duration(st, path + ("timeout",), body["timeout"], 10, 4 * 3600)
                 timeout = int(seconds) if seconds else None
+            st.queues_used.append((path, body["name"], dict(skills)))
             return QueueSpec(body["name"], dict(skills), int(body.get("priority", 0)), timeout,
                              self.prompt(st, path + ("prompt",), body.get("prompt"), voice, language))
         if kind is NodeKind.TRANSFER:
@@ -565,6 +595,16 @@ class _BundleChecker:
             for path, sched in st.schedules_used:
                 if sched not in self.schedule_origin:
                     self.error(st, path, f"no schedule '{sched}'{suggest(sched, self.schedule_origin)}")
+        if self.routing is not None:
+            for st in self.files.values():
+                for path, queue, skills in st.queues_used:
+                    if queue not in self.routing.queues:
+                        self.error(st, path + ("name",), f"no queue '{queue}' in {self.queues_file}"
+                                                         f"{suggest(queue, self.routing.queues)}")
+                    for skill in skills:
+                        if skill not in self.routing.skills:
+                            self.error(st, path + ("skills", skill), f"unknown skill '{skill}'"
+                                       f"{suggest(skill, self.routing.skills)}; declare it in {self.queues_file}")
         # Variables are shared by a call across the flows it enters, so a flow may use what the flows it calls or
         # is called from define: decide definedness over each group of flows linked by subflow calls.
         groups = _subflow_groups({st.name: {t for _p, t in st.subflows if t in names} for st in names.values()})

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Union
 from ivr.conditions import Condition
 from ivr.schedule import Schedule
 from ivr.templating import Template
+from routing.config import RoutingConfig
 
 
 class NodeKind(str, Enum):
@@ -184,6 +185,7 @@ class Bundle:
     numbers: Mapping[str, str]
     default_flow: str | None
     sources: Mapping[str, str] = field(default_factory=dict)
+    routing: RoutingConfig | None = None  # from queues.yaml; None when the bundle has no queue configuration
 
     def flow_for_number(self, called: str) -> Flow | None:
         """The flow answering calls to ``called``, else the default flow."""

@@ -292,3 +292,55 @@ def test_cli_check_exit_codes(tmp_path):
                           text=True, cwd=ROOT)
     assert fail.returncode == 1
     assert f"{bad}:4: nodes.a.next: no node 'nowhere'" in fail.stdout
+
+
+QUEUES = """\
+    skills: [billing, english]
+    queues:
+      billing:
+        skills: {billing: 2}
+    """
+
+
+def test_queue_configuration_is_checked_with_lines_and_suggestions():
+    errors = errors_of("nodes:\n  a:\n    hangup: true\n", extra={"queues.yaml": textwrap.dedent("""\
+        skills: [billing, english]
+        defaults: {offer_timeout: 2s}
+        queues:
+          billing:
+            skills: {biling: 3, english: 11}
+            strategy: longest_idle
+            escalation:
+              - {after: 2m, skills: {billing: 1}}
+              - {after: 1m}
+            on_max_wait: queue:genral
+            when_no_agents: queue:billing
+            hold: {evry: 30s}
+        """)})
+    assert "queues.yaml:2: defaults.offer_timeout: 2s is out of range" in errors
+    assert ("queues.yaml:5: queues.billing.skills.biling: unknown skill 'biling' (did you mean 'billing'?); "
+            "declare it under 'skills'") in errors
+    assert "queues.yaml:5: queues.billing.skills.english: level 11 is not a whole number from 1 to 10" in errors
+    assert ("queues.yaml:6: queues.billing.strategy: 'longest_idle' is not one of longest-idle, most-skilled, "
+            "round-robin (did you mean 'longest-idle'?)") in errors
+    assert "queues.yaml:9: queues.billing.escalation[1].after: escalation steps must come later and later" in errors
+    assert "queues.yaml:10: queues.billing.on_max_wait: no queue 'genral'" in errors
+    assert "queues.yaml:11: queues.billing.when_no_agents: a queue cannot overflow into itself" in errors
+    assert "queues.yaml:12: queues.billing.hold.evry: unknown key 'evry' (did you mean 'every'?)" in errors
+
+
+def test_flows_must_name_configured_queues_and_skills():
+    errors = errors_of("""\
+        nodes:
+          q:
+            queue: {name: biling, skills: {englsh: 1}}
+        """, extra={"queues.yaml": textwrap.dedent(QUEUES)})
+    assert "main.yaml:3: nodes.q.queue.name: no queue 'biling' in queues.yaml (did you mean 'billing'?)" in errors
+    assert ("main.yaml:3: nodes.q.queue.skills.englsh: unknown skill 'englsh' (did you mean 'english'?); "
+            "declare it in queues.yaml") in errors
+
+
+def test_bundle_carries_the_routing_configuration():
+    bundle = load_bundle({"main.yaml": "nodes:\n  q:\n    queue: {name: billing}\n",
+                          "queues.yaml": textwrap.dedent(QUEUES)})
+    assert bundle.routing.queues["billing"].skills == {"billing": 2} and "queues" not in bundle.flows
