@@ -18,7 +18,7 @@ from ivr import instructions as ins
 from ivr.conditions import Context
 from ivr.errors import EngineError
 from ivr.events import (
-    CallStarted, DialEnded, Event, Input, LookupDone, NoInput, QueueEnded, RecordingEnded,
+    AgentCallEnded, CallStarted, DialEnded, Event, Input, LookupDone, NoInput, QueueEnded, RecordingEnded,
 )
 from ivr.flowmodel import (
     Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, Node, NodeKind, PausePart, PlayPart, Prompt,
@@ -47,7 +47,8 @@ class Disposition(str, Enum):
     """How a call left the IVR."""
 
     SELF_SERVICE = "self-service"      # finished in the IVR (hang-up node)
-    QUEUED = "queued"                  # handed to an agent queue
+    QUEUED = "queued"                  # waiting for an agent (final only if the call ended there)
+    ANSWERED = "answered"              # reached an agent
     TRANSFERRED = "transferred"        # dialled out to a number / SIP / client
     VOICEMAIL = "voicemail"
     ABANDONED = "abandoned"            # the caller hung up
@@ -213,6 +214,8 @@ class _Run:
             self.on_dial(event)
         elif isinstance(event, QueueEnded) and waiting is Waiting.QUEUE:
             self.on_queue(event)
+        elif isinstance(event, AgentCallEnded) and waiting is Waiting.QUEUE:
+            self.on_agent(event)
         elif isinstance(event, RecordingEnded) and waiting is Waiting.RECORD:
             self.on_recording(event)
         else:
@@ -496,11 +499,27 @@ class _Run:
         self.record("left-queue", result=event.result, queue_time=event.queue_time)
         self.state.disposition = None  # decided by how the caller left the queue
         if event.result in ("bridged", "bridging-in-process"):
-            self.end(Disposition.QUEUED)
+            self.end(Disposition.ANSWERED)
         elif event.result == "hangup":
             self.end(Disposition.ABANDONED)
         else:
             self.continue_or_end(self.node.next, Disposition.FAILED)
+
+    def on_agent(self, event: AgentCallEnded) -> None:
+        """The call was taken out of the queue to ring an agent: answered ends the IVR's part; otherwise the
+        caller goes back to waiting (the routing layer kept their place)."""
+        if event.answered:
+            self.state.vars["agent"] = event.agent
+            self.record("answered", agent=event.agent, status=event.status)
+            self.state.disposition = None
+            self.end(Disposition.ANSWERED)
+            return
+        self.record("agent-missed", agent=event.agent, status=event.status)
+        request = self.state.routing or {}
+        self.out.append(ins.Enqueue(ins.RoutingRequest(
+            queue=request.get("queue", ""), skills=dict(request.get("skills") or {}),
+            priority=int(request.get("priority") or 0), language=request.get("language"),
+            timeout=request.get("timeout"))))
 
     def on_recording(self, event: RecordingEnded) -> None:
         self.state.vars.update(recording_url=event.url, recording_duration=event.duration)

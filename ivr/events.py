@@ -52,6 +52,19 @@ class QueueEnded:
 
 
 @dataclass(frozen=True)
+class AgentCallEnded:
+    """The caller was taken from the queue to ring ``agent``; ``status`` is the agent leg's DialCallStatus."""
+
+    now: datetime
+    agent: str
+    status: str
+
+    @property
+    def answered(self) -> bool:
+        return self.status in ("completed", "answered")
+
+
+@dataclass(frozen=True)
 class RecordingEnded:
     now: datetime
     url: str = ""
@@ -70,4 +83,4 @@ class LookupDone:
     error: str = ""
 
 
-Event = Union[CallStarted, Input, NoInput, DialEnded, QueueEnded, RecordingEnded, LookupDone]
+Event = Union[CallStarted, Input, NoInput, DialEnded, QueueEnded, AgentCallEnded, RecordingEnded, LookupDone]

@@ -21,7 +21,7 @@ from routing.errors import RoutingError, UnknownAgent
 
 COMMON = [keys.CALL_REQ, keys.CALL_STATE, keys.CALL_SCORE, keys.CALL_QUEUE, keys.CALL_DECLINED, keys.AGENT_STATUS,
           keys.AGENT_LOAD, keys.AGENT_CAPACITY, keys.AGENT_SKILLS, keys.RESERVATIONS, keys.OFFER_EXPIRY,
-          keys.AGENT_IDLE]
+          keys.AGENT_IDLE, keys.CALL_OFFER]
 #: Room for priorities 0..100 in front of a millisecond arrival time in one zset score (exact in a double).
 PRIORITY_WEIGHT = 10 ** 13
 
@@ -87,6 +87,7 @@ class Distributor:
         self._release = self.redis.register_script(scripts.RELEASE)
         self._accept = self.redis.register_script(scripts.ACCEPT)
         self._finish = self.redis.register_script(scripts.FINISH)
+        self._requeue = self.redis.register_script(scripts.REQUEUE)
 
     # -- agents --------------------------------------------------------------------------------------------------
     def register(self, agent: Agent) -> None:
@@ -240,6 +241,59 @@ class Distributor:
             if record is not None:
                 self._index(record)
             return self.offer_for_agent(agent_id, now)
+        return None
+
+    def requeue(self, call_sid: str, now_ms: int | None = None) -> Offer | None:
+        """An accepted call did not reach the agent (no answer, busy): it goes back to its old place in the
+        queue and is offered to the next qualified agent, if any."""
+        queue = (self.redis.hget(keys.CALL_QUEUE, call_sid) or b"").decode()
+        agent = self._requeue(keys=[*COMMON, keys.CALL_AGENT, keys.waiting(queue)], args=[call_sid])
+        if not agent:
+            return None
+        offer = self.offer_for_call(call_sid, now_ms)
+        record = self.agent(agent.decode())
+        if record is not None and self.status(record.id)[0] is AgentStatus.AVAILABLE:
+            self._index(record)
+            self.offer_for_agent(record.id, now_ms)  # the agent's slot is free again: their next call
+        return offer
+
+    def offers_for(self, agent_id: str) -> list[Offer]:
+        """The offers waiting for this agent's answer."""
+        offers = []
+        for rid, raw in self.redis.hgetall(keys.RESERVATIONS).items():
+            sid, agent, expires = raw.decode().split("|")
+            if agent == agent_id:
+                offers.append(Offer(rid.decode(), sid, agent, int(expires)))
+        return sorted(offers, key=lambda o: o.expires)
+
+    def assigned_agent(self, call_sid: str) -> str | None:
+        raw = self.redis.hget(keys.CALL_AGENT, call_sid)
+        return raw.decode() if raw is not None else None
+
+    def position(self, call_sid: str) -> int | None:
+        """1-based place of a waiting call in its queue."""
+        queue = self.redis.hget(keys.CALL_QUEUE, call_sid)
+        if queue is None:
+            return None
+        rank = self.redis.zrank(keys.waiting(queue.decode()), call_sid)
+        return rank + 1 if rank is not None else None
+
+    def signed_in(self) -> int:
+        """Agents not offline (available, busy, wrap-up or on break)."""
+        return sum(1 for status in self.redis.hvals(keys.AGENT_STATUS) if status != b"offline")
+
+    def hangup(self, call_sid: str, now_ms: int | None = None) -> Offer | None:
+        """The caller is gone, wherever the call was: waiting (leaves the queue), offered (the offer is
+        cancelled) or assigned (the agent's slot frees up; returns their next offer, if any)."""
+        state = self.call_state(call_sid)
+        if state == "waiting":
+            self.abandon(call_sid)
+        elif state == "offered":
+            rid = self.redis.hget(keys.CALL_OFFER, call_sid)
+            if rid is not None:
+                self.cancel(rid.decode(), now_ms)
+        elif state == "assigned":
+            return self.finish(call_sid, now_ms)
         return None
 
     def abandon(self, call_sid: str) -> None:

@@ -22,6 +22,7 @@ CALL_SCORE = PREFIX + "call:score"        # hash sid -> its place in the queue (
 CALL_QUEUE = PREFIX + "call:queue"        # hash sid -> queue name
 CALL_DECLINED = PREFIX + "call:declined"  # hash sid -> ",agent,agent," who declined or missed it
 CALL_AGENT = PREFIX + "call:agent"        # hash sid -> agent id once accepted
+CALL_OFFER = PREFIX + "call:offer"        # hash sid -> reservation id while offered
 
 RESERVATIONS = PREFIX + "reservations"    # hash reservation id -> "sid|agent|expires_ms"
 OFFER_EXPIRY = PREFIX + "offers"          # zset reservation id by expiry (ms)

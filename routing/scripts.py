@@ -4,7 +4,7 @@
 COMMON_KEYS = """
 local CALL_REQ, CALL_STATE, CALL_SCORE, CALL_QUEUE, CALL_DECLINED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local AGENT_STATUS, AGENT_LOAD, AGENT_CAPACITY, AGENT_SKILLS = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local RESERVATIONS, OFFER_EXPIRY, AGENT_IDLE = KEYS[10], KEYS[11], KEYS[12]
+local RESERVATIONS, OFFER_EXPIRY, AGENT_IDLE, CALL_OFFER = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 
 local function requirements(sid)
   local req = {}
@@ -39,13 +39,14 @@ local function reserve(sid, agent, waiting_key, rid, now, timeout)
   redis.call('ZREM', waiting_key, sid)
   redis.call('HSET', CALL_STATE, sid, 'offered')
   redis.call('HSET', RESERVATIONS, rid, sid .. '|' .. agent .. '|' .. expires)
+  redis.call('HSET', CALL_OFFER, sid, rid)
   redis.call('ZADD', OFFER_EXPIRY, expires, rid)
   return {rid, sid, agent, tostring(expires)}
 end
 """
 
 # Offer a waiting call to the longest-idle qualified agent.
-# KEYS[1..12] = COMMON_KEYS; KEYS[13] = the call's waiting zset; KEYS[14..] = availability zsets, one per
+# KEYS[1..13] = COMMON_KEYS; KEYS[14] = the call's waiting zset; KEYS[15..] = availability zsets, one per
 # required skill in the order of the call's requirements (or the any-skill zset when it needs none).
 # ARGV[1] = call sid, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms),
 # ARGV[5] = candidates read per batch, ARGV[6] = most candidates examined.
@@ -56,8 +57,8 @@ local batch, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('HGET', CALL_STATE, sid) ~= 'waiting' then return false end
 local req = requirements(sid)
 -- scan the smallest availability index: cost follows the few agents who could take the call, not all agents
-local index, smallest = KEYS[14], redis.call('ZCARD', KEYS[14])
-for i = 15, #KEYS do
+local index, smallest = KEYS[15], redis.call('ZCARD', KEYS[15])
+for i = 16, #KEYS do
   local size = redis.call('ZCARD', KEYS[i])
   if size < smallest then index, smallest = KEYS[i], size end
 end
@@ -73,7 +74,7 @@ while examined < limit do
     else
       kept = kept + 1
       if qualified(agent, req) and not declined(sid, agent) then
-        return reserve(sid, agent, KEYS[13], rid, now, timeout)
+        return reserve(sid, agent, KEYS[14], rid, now, timeout)
       end
     end
   end
@@ -83,7 +84,7 @@ return false
 """
 
 # Offer the best waiting call this agent qualifies for: highest priority first, then longest waiting.
-# KEYS[1..12] = COMMON_KEYS; KEYS[13..] = waiting zsets of the queues the agent may serve.
+# KEYS[1..13] = COMMON_KEYS; KEYS[14..] = waiting zsets of the queues the agent may serve.
 # ARGV[1] = agent id, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms),
 # ARGV[5] = calls examined per queue.
 OFFER_FOR_AGENT = COMMON_KEYS + """
@@ -102,7 +103,7 @@ local function meets(req)
   return true
 end
 local best_sid, best_score, best_key = nil, nil, nil
-for i = 13, #KEYS do
+for i = 14, #KEYS do
   local head = redis.call('ZRANGE', KEYS[i], 0, window - 1, 'WITHSCORES')
   for j = 1, #head, 2 do
     local sid, score = head[j], tonumber(head[j + 1])
@@ -120,7 +121,7 @@ return reserve(best_sid, agent, best_key, rid, now, timeout)
 """
 
 # End an offer that was not accepted: declined by the agent, timed out, or cancelled because the caller hung up.
-# KEYS[1..12] = COMMON_KEYS; KEYS[13] = the call's waiting zset; KEYS[14] = AGENT_MISSED.
+# KEYS[1..13] = COMMON_KEYS; KEYS[14] = the call's waiting zset; KEYS[15] = AGENT_MISSED.
 # ARGV[1] = reservation id, ARGV[2] = outcome (declined | timeout | cancelled), ARGV[3] = now (ms),
 # ARGV[4] = missed offers that put the agent on break (0 = never).
 # The call goes back to its old place in the queue (unless cancelled). Returns {sid, agent, agent status} or
@@ -131,6 +132,7 @@ local raw = redis.call('HGET', RESERVATIONS, rid)
 if not raw then return false end
 local sid, agent = string.match(raw, '^([^|]+)|([^|]+)|')
 redis.call('HDEL', RESERVATIONS, rid)
+redis.call('HDEL', CALL_OFFER, sid)
 redis.call('ZREM', OFFER_EXPIRY, rid)
 redis.call('HINCRBY', AGENT_LOAD, agent, -1)
 if outcome == 'cancelled' then
@@ -139,10 +141,10 @@ else
   local who = redis.call('HGET', CALL_DECLINED, sid) or ','
   redis.call('HSET', CALL_DECLINED, sid, who .. agent .. ',')
   redis.call('HSET', CALL_STATE, sid, 'waiting')
-  redis.call('ZADD', KEYS[13], redis.call('HGET', CALL_SCORE, sid), sid)
+  redis.call('ZADD', KEYS[14], redis.call('HGET', CALL_SCORE, sid), sid)
 end
 if outcome == 'timeout' then
-  local missed = redis.call('HINCRBY', KEYS[14], agent, 1)
+  local missed = redis.call('HINCRBY', KEYS[15], agent, 1)
   if max_missed > 0 and missed >= max_missed and redis.call('HGET', AGENT_STATUS, agent) == 'available' then
     redis.call('HSET', AGENT_STATUS, agent, 'break')
   end
@@ -150,7 +152,7 @@ end
 return {sid, agent, redis.call('HGET', AGENT_STATUS, agent) or 'offline'}
 """
 
-# Accept an offer. KEYS[1..12] = COMMON_KEYS; KEYS[13] = CALL_AGENT; KEYS[14] = AGENT_MISSED.
+# Accept an offer. KEYS[1..13] = COMMON_KEYS; KEYS[14] = CALL_AGENT; KEYS[15] = AGENT_MISSED.
 # ARGV[1] = reservation id, ARGV[2] = agent id (must be the one offered). Returns {sid, agent} or false.
 ACCEPT = COMMON_KEYS + """
 local raw = redis.call('HGET', RESERVATIONS, ARGV[1])
@@ -158,21 +160,38 @@ if not raw then return false end
 local sid, agent = string.match(raw, '^([^|]+)|([^|]+)|')
 if agent ~= ARGV[2] then return false end
 redis.call('HDEL', RESERVATIONS, ARGV[1])
+redis.call('HDEL', CALL_OFFER, sid)
 redis.call('ZREM', OFFER_EXPIRY, ARGV[1])
 redis.call('HSET', CALL_STATE, sid, 'assigned')
-redis.call('HSET', KEYS[13], sid, agent)
-redis.call('HSET', KEYS[14], agent, 0)
+redis.call('HSET', KEYS[14], sid, agent)
+redis.call('HSET', KEYS[15], agent, 0)
 return {sid, agent}
 """
 
 # A call an agent took has ended: free the agent's slot and restart their idle clock.
-# KEYS[1..12] = COMMON_KEYS; KEYS[13] = CALL_AGENT. ARGV[1] = call sid, ARGV[2] = now (ms).
+# KEYS[1..13] = COMMON_KEYS; KEYS[14] = CALL_AGENT. ARGV[1] = call sid, ARGV[2] = now (ms).
 # Returns the agent id, or false when the call was not assigned (twice is harmless).
 FINISH = COMMON_KEYS + """
 if redis.call('HGET', CALL_STATE, ARGV[1]) ~= 'assigned' then return false end
-local agent = redis.call('HGET', KEYS[13], ARGV[1])
+local agent = redis.call('HGET', KEYS[14], ARGV[1])
 redis.call('HSET', CALL_STATE, ARGV[1], 'ended')
 redis.call('HINCRBY', AGENT_LOAD, agent, -1)
 redis.call('HSET', AGENT_IDLE, agent, ARGV[2])
+return agent
+"""
+
+# The agent accepted but did not answer their phone: the call goes back to its old place, the agent is skipped
+# for it. KEYS[1..13] = COMMON_KEYS; KEYS[14] = CALL_AGENT; KEYS[15] = the call's waiting zset.
+# ARGV[1] = call sid. Returns the agent id, or false when the call was not assigned.
+REQUEUE = COMMON_KEYS + """
+local sid = ARGV[1]
+if redis.call('HGET', CALL_STATE, sid) ~= 'assigned' then return false end
+local agent = redis.call('HGET', KEYS[14], sid)
+redis.call('HDEL', KEYS[14], sid)
+redis.call('HINCRBY', AGENT_LOAD, agent, -1)
+local who = redis.call('HGET', CALL_DECLINED, sid) or ','
+redis.call('HSET', CALL_DECLINED, sid, who .. agent .. ',')
+redis.call('HSET', CALL_STATE, sid, 'waiting')
+redis.call('ZADD', KEYS[15], redis.call('HGET', CALL_SCORE, sid), sid)
 return agent
 """

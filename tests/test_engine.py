@@ -11,7 +11,7 @@ import pytest
 from ivr import instructions as ins
 from ivr.engine import CallState, Disposition, Waiting, luhn_valid, new_call, step
 from ivr.errors import EngineError
-from ivr.events import CallStarted, DialEnded, Input, LookupDone, NoInput, QueueEnded, RecordingEnded
+from ivr.events import AgentCallEnded, CallStarted, DialEnded, Input, LookupDone, NoInput, QueueEnded, RecordingEnded
 from ivr.flowcheck import load_bundle, read_directory
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # Monday 10:00 in New York
@@ -274,10 +274,19 @@ def test_queue_emits_enqueue_with_routing_request_on_session():
     assert said(out) == ["Bye."] and call.state.vars["recording_url"] == "https://api.twilio.com/rec/RE1"
 
 
-def test_queue_bridged_ends_the_call_as_queued():
+def test_queue_bridged_ends_the_call_as_answered():
     call = Call(bundle_of("nodes:\n  q:\n    queue: {name: general}\n"))
     call.send(QueueEnded(NOW, "bridged", 10))
-    assert call.state.ended and call.state.disposition is Disposition.QUEUED
+    assert call.state.ended and call.state.disposition is Disposition.ANSWERED
+
+
+def test_agent_leg_answered_or_missed():
+    call = Call(bundle_of("nodes:\n  q:\n    queue: {name: general, skills: [billing]}\n"))
+    out = call.send(AgentCallEnded(NOW, "alice", "no-answer"))
+    assert isinstance(out[-1], ins.Enqueue) and out[-1].request.skills == {"billing": 1}
+    assert call.state.waiting is Waiting.QUEUE
+    call.send(AgentCallEnded(NOW, "bob", "completed"))
+    assert call.state.ended and call.state.disposition is Disposition.ANSWERED and call.state.vars["agent"] == "bob"
 
 
 def test_caller_hanging_up_in_the_queue_is_abandoned():

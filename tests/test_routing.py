@@ -167,3 +167,24 @@ def test_concurrent_processes_never_double_assign_or_lose_a_call(redis, redis_ur
     assert loads == per_agent
     waiting = set(Distributor(redis, queues=["general"]).waiting("general"))
     assert waiting.isdisjoint(offered) and len(waiting) + len(offered) == 300  # nothing lost
+
+
+def test_unanswered_agent_leg_puts_the_call_back_in_its_place(acd):
+    available(acd, Agent("a", "A", {}), T0)
+    offer = acd.enqueue("CA1", "general", {}, now_ms=T0 + 1)
+    acd.enqueue("CA2", "general", {}, now_ms=T0 + 2)
+    acd.accept(offer.reservation, "a")
+    assert acd.requeue("CA1", T0 + 3) is None  # nobody else for CA1: it waits, first in line
+    assert acd.waiting("general") == ["CA1"] and acd.position("CA1") == 1
+    assert acd.offers_for("a")[0].call_sid == "CA2"  # 'a' is skipped for CA1 and offered the next call
+
+
+def test_hangup_wherever_the_call_is(acd):
+    available(acd, Agent("a", "A", {}), T0)
+    offered = acd.enqueue("CA1", "general", {}, now_ms=T0)
+    acd.hangup("CA1", T0 + 1)
+    assert acd.call_state("CA1") == "ended" and acd.offers_for("a") == [] and offered
+    acd.set_status("a", AgentStatus.BREAK, T0 + 2)
+    acd.enqueue("CA2", "general", {}, now_ms=T0 + 3)
+    acd.hangup("CA2", T0 + 4)
+    assert acd.waiting("general") == [] and acd.signed_in() == 1
