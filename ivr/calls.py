@@ -20,10 +20,12 @@ from ivr import keys
 from ivr.calllog import MAX_STEPS, CallLog
 from ivr.engine import CallState, Disposition, StepResult, Waiting, new_call, step
 from ivr.errors import EngineError, SessionError, StoreError
-from ivr.events import CallStarted, Event, LookupDone
+from ivr.events import AgentCallEnded, CallStarted, Event, LookupDone
+from ivr.flowmodel import Bundle
 from ivr.flowrepo import FlowRepository
 from ivr.jobs import stage_finished
 from ivr.sessions import Session, SessionStore, decode
+from routing.acd import AgentStatus, Distributor, Offer
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,13 @@ class CallService:
 
     def __init__(self, repo: FlowRepository, sessions: SessionStore, calllog: CallLog,
                  http: HttpClient | None = None, clock: Callable[[], datetime] | None = None,
-                 on_closed: Callable[[], None] | None = None):
+                 on_closed: Callable[[], None] | None = None, router: Distributor | None = None,
+                 on_offer: Callable[[Offer], None] | None = None,
+                 on_wrap_up: Callable[[str, int], None] | None = None):
+        self.on_wrap_up = on_wrap_up
         self.on_closed = on_closed
+        self.router = router
+        self.on_offer = on_offer
         self.repo = repo
         self.sessions = sessions
         self.calllog = calllog
@@ -82,6 +89,7 @@ class CallService:
             if existing is None:
                 raise SessionError(f"session {call_sid} could not be created")
             return self._replay(existing, render)  # a concurrent retry won the race
+        self._route(call_sid, result.state, bundle)
         return twiml
 
     def advance(self, call_sid: str, seq: int, make_event: Callable[[datetime], Event], render: Renderer) -> str:
@@ -105,6 +113,7 @@ class CallService:
             if latest is None:
                 raise SessionError(f"session for call {call_sid} vanished")
             return self._replay(latest, render)
+        self._route(call_sid, result.state, bundle)
         return twiml
 
     def session(self, call_sid: str) -> CallState | None:
@@ -128,13 +137,66 @@ class CallService:
                             duration=duration, ended_at=self.clock().timestamp(), pipe=pipe)
         stage_finished(pipe, call_sid)
         must_queue_count = self._execute(pipe)[-1]
+        if self.router is not None:
+            self.offered(self.router.hangup(call_sid))
         if must_queue_count and self.on_closed is not None:
             try:
                 self.on_closed()
             except Exception:  # counted later: the SID stays on the list until a job counts it
                 log.exception("could not queue the counting job after %s", call_sid)
 
+    def agent_leg_ended(self, call_sid: str, agent: str, status: str, render: Renderer) -> str:
+        """The caller was taken out of the queue to ring ``agent``; ``status`` is that leg's DialCallStatus.
+        Answered: the call is done and the agent's slot frees up. Not answered: back to the old place in line."""
+        session = self.sessions.load(call_sid)
+        if session is None:
+            raise SessionError(f"no session for call {call_sid}")
+        event = AgentCallEnded(self.clock(), agent, status)
+        if self.router is not None:
+            now_ms = int(event.now.timestamp() * 1000)
+            if event.answered:
+                self._wrap_up(call_sid, CallState.from_dict(session.state).version, now_ms)
+            else:
+                self.offered(self.router.requeue(call_sid, now_ms))
+        return self.advance(call_sid, session.seq, lambda now: AgentCallEnded(now, agent, status), render)
+
     # -- internals -----------------------------------------------------------------------------------------------
+    def _route(self, call_sid: str, state: CallState, bundle: Bundle) -> None:
+        """A call that just entered an agent queue is handed to the distributor (when queues are configured)."""
+        if self.router is None or bundle.routing is None or state.waiting is not Waiting.QUEUE:
+            return
+        request = state.routing or {}
+        queue = bundle.routing.queues.get(request.get("queue", ""))
+        if queue is None or self.router.call_state(call_sid) in ("waiting", "offered", "assigned"):
+            return
+        skills = dict(queue.skills)
+        for skill, level in (request.get("skills") or {}).items():
+            skills[skill] = max(skills.get(skill, 0), int(level))
+        priority = min(100, queue.priority + int(request.get("priority") or 0))
+        now_ms = int(self.clock().timestamp() * 1000)
+        self.offered(self.router.enqueue(call_sid, queue.name, skills, priority, now_ms))
+
+    def _wrap_up(self, call_sid: str, version: int, now_ms: int) -> None:
+        """The agent's call is over: wrap-up time (from queues.yaml), then available again."""
+        assert self.router is not None
+        agent_id = self.router.assigned_agent(call_sid)
+        routing = self.repo.bundle(version).routing
+        seconds = routing.wrap_up if routing is not None else 0
+        if agent_id is not None and seconds > 0 and self.router.status(agent_id)[0] is AgentStatus.AVAILABLE:
+            self.router.set_status(agent_id, AgentStatus.WRAP_UP, now_ms)
+            if self.on_wrap_up is not None:
+                self.on_wrap_up(agent_id, seconds)
+        self.offered(self.router.finish(call_sid, now_ms))
+
+    def offered(self, offer: Offer | None) -> None:
+        """Tell the world about a new offer (schedules its expiry); None is ignored."""
+        if offer is not None and self.on_offer is not None:
+            try:
+                self.on_offer(offer)
+            except Exception:  # the offer stands; its timeout is also swept by the worker
+                log.exception("could not schedule the expiry of offer %s", offer.reservation)
+
+
     def _session_and_version(self, call_sid: str) -> tuple[Session | None, int | None]:
         """The call's session (a retried webhook) and the live flow version, in one round trip."""
         pipe = self.sessions.redis.pipeline(transaction=False)
@@ -156,7 +218,6 @@ class CallService:
         except redis_lib.RedisError as e:
             raise SessionError(f"cannot store the call's state: {e}") from e
 
-    # -- internals -----------------------------------------------------------------------------------------------
     def _advance(self, bundle: Any, state: CallState, event: Event) -> StepResult:
         result = step(bundle, state, event)
         instructions = list(result.instructions)

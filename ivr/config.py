@@ -36,6 +36,7 @@ class Settings:
     api_token: str = ""
     trust_proxy: int = 0
     services: dict[str, str] = field(default_factory=dict)
+    twilio_api_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -58,4 +59,5 @@ class Settings:
             api_token=env.get("IVR_API_TOKEN", ""),
             trust_proxy=_int(env, "IVR_TRUST_PROXY", 0),
             services=services,
+            twilio_api_url=(env.get("TWILIO_API_URL") or "").rstrip("/") or None,
         )

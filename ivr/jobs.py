@@ -1,4 +1,5 @@
-"""Background work run by RQ workers (``ivr worker``): per-day call outcome statistics.
+"""Background work run by RQ workers (``ivr worker``): per-day call outcome statistics, and the routing timers
+(offer timeouts, end of wrap-up).
 
 A finished call's SID is pushed on a list by the status callback (cheap: no job per call); the first push after
 the list was drained also queues one :func:`count_finished_calls` job, which counts everything waiting. Counting
@@ -9,7 +10,8 @@ retried, run twice, or killed half-way counts each call exactly once and loses n
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import redis as redis_lib
@@ -17,6 +19,7 @@ from rq import Queue, Retry, get_current_job
 
 from ivr import keys
 from ivr.calllog import CallLog
+from routing.acd import AgentStatus, Distributor, Offer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,40 @@ def finalize_call(call_sid: str, connection: redis_lib.Redis | None = None) -> d
     stats_key, counted_key = stats_keys(day)
     counted = connection.eval(_COUNT_ONCE, 2, stats_key, counted_key, call_sid, STATS_TTL, *fields)
     return {"counted": bool(counted), "day": day, "fields": fields}
+
+
+def schedule_offer_expiry(connection: redis_lib.Redis, offer: Offer) -> None:
+    """Have the worker time the offer out when it expires (its scheduler runs the job then)."""
+    delay_ms = max(0, offer.expires - int(time.time() * 1000)) + 250
+    Queue(QUEUE_NAME, connection=connection).enqueue_in(
+        timedelta(milliseconds=delay_ms), expire_offers, retry=Retry(max=3, interval=[1, 5, 30]), result_ttl=600)
+
+
+def expire_offers(connection: redis_lib.Redis | None = None) -> list[str]:
+    """Time out every offer past its expiry (idempotent: re-derived from Redis); each call is offered again."""
+    connection = connection or get_current_job().connection
+    renewed = Distributor(connection).expire_offers()
+    for offer in renewed:
+        schedule_offer_expiry(connection, offer)
+    return [offer.reservation for offer in renewed]
+
+
+def schedule_wrap_up_end(connection: redis_lib.Redis, agent_id: str, seconds: int) -> None:
+    Queue(QUEUE_NAME, connection=connection).enqueue_in(timedelta(seconds=seconds), end_wrap_up, agent_id,
+                                                        result_ttl=600)
+
+
+def end_wrap_up(agent_id: str, connection: redis_lib.Redis | None = None) -> bool:
+    """Wrap-up time is over: the agent becomes available (unless they changed status meanwhile)."""
+    connection = connection or get_current_job().connection
+    acd = Distributor(connection)
+    status, _load = acd.status(agent_id)
+    if status is not AgentStatus.WRAP_UP:
+        return False
+    offer = acd.set_status(agent_id, AgentStatus.AVAILABLE)
+    if offer is not None:
+        schedule_offer_expiry(connection, offer)
+    return True
 
 
 def daily_stats(connection: redis_lib.Redis, day: str) -> dict[str, int]:

@@ -35,3 +35,7 @@ def flows_version(version: int) -> str:
 # Finished calls waiting to be counted by the RQ worker, and the marker saying a counting job is queued.
 FINISHED_CALLS = f"{PREFIX}finished"
 COUNT_PENDING = f"{PREFIX}finished:count-pending"
+
+# Agent API credentials: token digest -> agent id, and agent id -> its current digest.
+AGENT_TOKENS = f"{PREFIX}agent-tokens"
+AGENT_TOKEN_OF = f"{PREFIX}agent-token-of"

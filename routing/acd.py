@@ -71,8 +71,8 @@ class Offer:
 
 @dataclass
 class Distributor:
-    """Agents, queues and offers on one Redis (``redis`` passed in). ``queues`` is the list of queue names whose
-    waiting calls an available agent is matched against."""
+    """Agents, queues and offers on one Redis (``redis`` passed in). ``queues`` limits the queues whose waiting
+    calls an available agent is matched against (default: every queue that has had calls)."""
 
     redis: redis_lib.Redis
     queues: list[str] = field(default_factory=list)
@@ -165,6 +165,7 @@ class Distributor:
         pipe.hset(keys.CALL_QUEUE, call_sid, queue)
         pipe.hset(keys.CALL_STATE, call_sid, "waiting")
         pipe.zadd(keys.waiting(queue), {call_sid: score})
+        pipe.sadd(keys.QUEUE_NAMES, queue)
         pipe.execute()
         return self.claim_for_call(call_sid, queue, list(skills), now) if offer else None
 
@@ -189,10 +190,12 @@ class Distributor:
         return _offer(result)
 
     def offer_for_agent(self, agent_id: str, now_ms: int | None = None) -> Offer | None:
-        if not self.queues:
+        """Look for the best waiting call for an agent (when they become available or their slot frees up)."""
+        queues = self.queues or sorted(q.decode() for q in self.redis.smembers(keys.QUEUE_NAMES))
+        if not queues:
             return None
         result = self._offer_for_agent(
-            keys=[*COMMON, *(keys.waiting(q) for q in self.queues)],
+            keys=[*COMMON, *(keys.waiting(q) for q in queues)],
             args=[agent_id, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
                   self.batch])
         return _offer(result)

@@ -24,6 +24,7 @@ CALL_DECLINED = PREFIX + "call:declined"  # hash sid -> ",agent,agent," who decl
 CALL_AGENT = PREFIX + "call:agent"        # hash sid -> agent id once accepted
 CALL_OFFER = PREFIX + "call:offer"        # hash sid -> reservation id while offered
 
+QUEUE_NAMES = PREFIX + "queues"           # set of queues that have had calls (agent-side claims look there)
 RESERVATIONS = PREFIX + "reservations"    # hash reservation id -> "sid|agent|expires_ms"
 OFFER_EXPIRY = PREFIX + "offers"          # zset reservation id by expiry (ms)
 

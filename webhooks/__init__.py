@@ -16,7 +16,9 @@ from ivr.calllog import CallLog
 from ivr.calls import CallService, HttpClient
 from ivr.config import Settings
 from ivr.flowrepo import FlowRepository
-from ivr.jobs import enqueue_count
+from ivr.jobs import enqueue_count, schedule_offer_expiry, schedule_wrap_up_end
+from ivr.twilio_rest import TwilioRest
+from routing.acd import Distributor
 from ivr.redisserver import EmbeddedRedis, connect
 from ivr.sessions import SessionStore
 from ivr.store import FlowStore
@@ -35,6 +37,7 @@ class Services:
     repo: FlowRepository
     calllog: CallLog
     calls: CallService
+    twilio: TwilioRest
     embedded: EmbeddedRedis | None = None
 
 
@@ -64,8 +67,11 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     repo = FlowRepository(FlowStore(redis_client), settings.services)
     calllog = CallLog(redis_client, settings.calllog_ttl)
     calls = CallService(repo, SessionStore(redis_client, settings.session_ttl), calllog, http=http, clock=clock,
-                        on_closed=lambda: enqueue_count(redis_client))
-    app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, embedded)
+                        on_closed=lambda: enqueue_count(redis_client), router=Distributor(redis_client),
+                        on_offer=lambda offer: schedule_offer_expiry(redis_client, offer),
+                        on_wrap_up=lambda agent, seconds: schedule_wrap_up_end(redis_client, agent, seconds))
+    twilio = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token or "unset", settings.twilio_api_url)
+    app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, embedded)
     if publish_flows:
         try:
             repo.publish_at_start(settings.flows_dir)
@@ -76,9 +82,10 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import api, voice
+    from webhooks import agents, api, voice
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(agents.bp)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -16,6 +16,7 @@ from ivr.calls import CallService
 from ivr.errors import SessionError
 from ivr.events import DialEnded, Event, Input, NoInput, QueueEnded, RecordingEnded
 from ivr.instructions import Instruction
+from routing.config import Hold
 from webhooks import twiml
 from webhooks.security import public_url, twilio_signed
 
@@ -125,14 +126,52 @@ def continue_call(call_sid: str) -> Response:
 @bp.post("/wait")
 @twilio_signed
 def wait() -> Response:
-    """Played to a caller waiting in a queue (waitUrl: Say, Play, Pause, Redirect... only)."""
+    """Hold announcements for a caller waiting in a queue (waitUrl: Say, Play, Pause, Redirect... only):
+    position in line and expected wait from the distributor, the queue's message and music from queues.yaml."""
     response = VoiceResponse()
-    position = _int_field("QueuePosition")
-    if position:
+    try:
+        hold, position = _hold_for(_field("CallSid", 64))
+    except Exception:  # announcements are a courtesy: a fault here must not drop the caller from the queue
+        log.exception("hold announcement failed")
+        hold, position = Hold(), None
+    position = position or _int_field("QueuePosition")
+    if hold.announce_position and position:
         response.say(f"You are number {position} in line.")
-    response.say("Thank you for holding. An agent will be with you shortly.")
-    response.pause(length=15)
+    average = _int_field("AvgQueueTime")
+    if hold.announce_wait and average >= 60:
+        minutes = round(average / 60)
+        response.say(f"The expected wait is about {minutes} minute{'s' if minutes != 1 else ''}.")
+    response.say(hold.message)
+    if hold.music:
+        response.play(hold.music)
+    else:
+        response.pause(length=hold.every)
     return xml(str(response))
+
+
+def _hold_for(call_sid: str) -> tuple[Hold, int | None]:
+    service = _service()
+    state = service.session(call_sid) if CALL_SID.match(call_sid) else None
+    if state is None:
+        return Hold(), None
+    routing = service.repo.bundle(state.version).routing
+    queue = routing.queues.get((state.routing or {}).get("queue", "")) if routing else None
+    position = service.router.position(call_sid) if service.router is not None else None
+    return (queue.hold if queue else Hold()), position
+
+
+@bp.post("/agent")
+@twilio_signed
+@with_call_sid
+def agent_leg(call_sid: str) -> Response:
+    """The ring to an agent (after they accepted an offer) ended: talked, or back to the queue."""
+    agent = "".join(ch for ch in request.args.get("agent", "")[:64] if ch.isalnum() or ch in "-_.")
+    try:
+        return xml(_service().agent_leg_ended(call_sid, agent, _field("DialCallStatus", 32) or "failed",
+                                              _renderer()))
+    except Exception:
+        log.exception("agent leg of %s failed; answering the fallback", call_sid)
+        return xml(fallback_twiml())
 
 
 @bp.post("/status")

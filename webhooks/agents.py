@@ -1,0 +1,152 @@
+"""Agent API (JSON, one bearer token per agent): status, offers with the caller's context, accept, decline,
+wrap-up. Accepting redirects the waiting caller, through Twilio's REST API, to TwiML that rings the agent."""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Callable
+
+from flask import Blueprint, current_app, g, jsonify, request
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from ivr.agents import AgentTokens
+from ivr.engine import CallState
+from ivr.twilio_rest import CallGone, TwilioRestError
+from routing.acd import Agent, AgentStatus
+from webhooks.security import public_url
+
+bp = Blueprint("agents", __name__, url_prefix="/api/agent")
+AGENT_RING_SECONDS = 20
+#: Session variables an agent sees (what the caller entered and what lookups found), never internals.
+HIDDEN_VARIABLES = {"call_sid", "called", "recording_url", "last_input"}
+
+
+def services() -> Any:
+    return current_app.extensions["ivr"]
+
+
+def agent_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """``Authorization: Bearer <agent token>``; the agent's id goes to ``g.agent_id``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = request.headers.get("Authorization", "")
+        agent_id = AgentTokens(services().redis).agent_for(given[7:]) if given.startswith("Bearer ") else None
+        if agent_id is None:
+            return jsonify(error="missing or unknown agent token"), 401
+        g.agent_id = agent_id
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _offer_view(offer: Any) -> dict[str, Any]:
+    """An offer with what the caller already did and said: the path through the flow and the data collected."""
+    svc = services()
+    record = svc.calllog.get(offer.call_sid) or {}
+    session = svc.calls.sessions.load(offer.call_sid)
+    state = CallState.from_dict(session.state) if session else None
+    variables = {k: v for k, v in (state.vars if state else {}).items() if k not in HIDDEN_VARIABLES}
+    return {
+        "reservation": offer.reservation, "call_sid": offer.call_sid,
+        "expires_in_ms": max(0, offer.expires - _now_ms()), "caller": record.get("caller"),
+        "queue": (state.routing or {}).get("queue") if state else None,
+        "language": (state.routing or {}).get("language") if state else None,
+        "path": [f"{s.get('flow')}.{s.get('node')}" for s in record.get("steps", [])
+                 if s.get("outcome") in ("prompted", "said", "chose", "collected", "confirmed", "queued")],
+        "steps": record.get("steps", []), "data": variables,
+    }
+
+
+@bp.get("")
+@agent_required
+def me():
+    router = services().calls.router
+    agent = router.agent(g.agent_id)
+    status, load = router.status(g.agent_id)
+    return jsonify(id=agent.id, name=agent.name, skills=dict(agent.skills), languages=list(agent.languages),
+                   capacity=agent.capacity, status=status.value, load=load,
+                   offers=[o.reservation for o in router.offers_for(g.agent_id)])
+
+
+@bp.post("/status")
+@agent_required
+def set_status():
+    body = request.get_json(silent=True) or {}
+    try:
+        status = AgentStatus(body.get("status"))
+    except ValueError:
+        choices = ", ".join(s.value for s in AgentStatus)
+        return jsonify(error=f"'status' must be one of {choices}"), 400
+    offer = services().calls.router.set_status(g.agent_id, status)
+    if offer is not None:
+        services().calls.offered(offer)
+    return jsonify(status=status.value, offer=offer.reservation if offer else None)
+
+
+@bp.get("/offers")
+@agent_required
+def offers():
+    return jsonify(offers=[_offer_view(o) for o in services().calls.router.offers_for(g.agent_id)])
+
+
+def _ring_agent_twiml(agent: Agent) -> str:
+    """What the caller's leg does once an agent accepts: ring the agent; the result comes to /twilio/agent."""
+    response = VoiceResponse()
+    response.say("Connecting you to an agent now.")
+    dial = Dial(action=public_url(f"/twilio/agent?agent={agent.id}"), method="POST", timeout=AGENT_RING_SECONDS)
+    contact = agent.contact or f"client:{agent.id}"
+    if contact.startswith("client:"):
+        dial.client(contact[len("client:"):])
+    elif contact.startswith("sip:"):
+        dial.sip(contact)
+    else:
+        dial.number(contact)
+    response.append(dial)
+    return str(response)
+
+
+@bp.post("/offers/<reservation>/accept")
+@agent_required
+def accept(reservation: str):
+    svc = services()
+    router = svc.calls.router
+    offer = next((o for o in router.offers_for(g.agent_id) if o.reservation == reservation), None)
+    if offer is None or not router.accept(reservation, g.agent_id):
+        return jsonify(error="this offer is no longer yours to accept (timed out, taken or cancelled)"), 409
+    agent = router.agent(g.agent_id)
+    try:
+        svc.twilio.redirect(offer.call_sid, _ring_agent_twiml(agent))
+    except CallGone:
+        router.hangup(offer.call_sid)
+        return jsonify(error="the caller has hung up"), 409
+    except TwilioRestError as e:
+        router.requeue(offer.call_sid)
+        return jsonify(error=f"could not connect the call: {e}"), 502
+    return jsonify(accepted=True, call_sid=offer.call_sid)
+
+
+@bp.post("/offers/<reservation>/decline")
+@agent_required
+def decline(reservation: str):
+    router = services().calls.router
+    if not any(o.reservation == reservation for o in router.offers_for(g.agent_id)):
+        return jsonify(error="no such offer for you"), 404
+    services().calls.offered(router.decline(reservation))
+    return jsonify(declined=True)
+
+
+@bp.post("/wrap-up")
+@agent_required
+def wrap_up_done():
+    """The agent finished their after-call work early: available again."""
+    offer = services().calls.router.set_status(g.agent_id, AgentStatus.AVAILABLE)
+    services().calls.offered(offer)
+    return jsonify(status="available", offer=offer.reservation if offer else None)
+
+
