@@ -1,0 +1,158 @@
+"""A caller reaches an agent: queued by the flow, offered to a skilled agent, accepted through the agent API, the
+live call redirected through Twilio's REST API (a real loopback stand-in), the agent leg's result handled."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from flask import Flask, jsonify, request
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+from ivr.agents import AgentTokens
+from ivr.config import Settings
+from routing.acd import Agent, AgentStatus
+from webhooks import create_app
+
+TOKEN = "test-auth-token"
+ACCOUNT = "AC" + "0" * 32
+SID = "CA" + "c" * 32
+OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # Monday 10:00 in New York: agents are working
+SAMPLES = Path(__file__).resolve().parent.parent / "flows"
+
+
+@pytest.fixture
+def twilio_rest():
+    """Stands in for api.twilio.com: records call updates; calls listed in ``gone`` answer 404/20404."""
+    app = Flask("twilio-rest")
+    app.config.update(updates=[], gone=set())
+
+    @app.post("/2010-04-01/Accounts/<account>/Calls/<call_sid>.json")
+    def update(account, call_sid):
+        if call_sid in app.config["gone"]:
+            return jsonify(code=20404, message="The requested resource was not found", status=404), 404
+        app.config["updates"].append({"account": account, "call": call_sid, **request.form.to_dict()})
+        return jsonify(sid=call_sid, account_sid=account, status="in-progress")
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def app(redis, tmp_path, twilio_rest):
+    flows = tmp_path / "flows"
+    shutil.copytree(SAMPLES, flows)
+    settings = replace(Settings(), twilio_auth_token=TOKEN, flows_dir=flows, twilio_api_url=twilio_rest[1])
+    return create_app(settings, redis_client=redis, clock=lambda: OPEN)
+
+
+@pytest.fixture
+def alice(app):
+    router = app.extensions["ivr"].calls.router
+    router.register(Agent("alice", "Alice", {"english": 5, "billing": 4}, ("en",), 1, "client:alice"))
+    token = AgentTokens(app.extensions["ivr"].redis).issue("alice")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signed_post(client, url: str, params: dict[str, str]):
+    signature = RequestValidator(TOKEN).compute_signature(url, params)
+    return client.post(url[len("http://localhost"):], data=params, headers={"X-Twilio-Signature": signature})
+
+
+def queued_caller(app) -> ET.Element:
+    """A caller on the direct English line presses 0: queued for a general agent."""
+    client = app.test_client()
+    params = {"CallSid": SID, "AccountSid": ACCOUNT, "From": "+15551230000", "To": "+15550100101"}
+    first = ET.fromstring(signed_post(client, "http://localhost/twilio/voice", params).data)
+    answer = signed_post(client, first.find("Gather").get("action"), {**params, "Digits": "0"})
+    return ET.fromstring(answer.data)
+
+
+def test_the_agent_api_needs_a_token(app, alice):
+    client = app.test_client()
+    assert client.get("/api/agent").status_code == 401
+    assert client.get("/api/agent", headers={"Authorization": "Bearer agt_wrong"}).status_code == 401
+    me = client.get("/api/agent", headers=alice).get_json()
+    assert (me["id"], me["status"], me["skills"]) == ("alice", "offline", {"english": 5, "billing": 4})
+    bad = client.post("/api/agent/status", json={"status": "sleeping"}, headers=alice)
+    assert bad.status_code == 400 and "must be one of" in bad.get_json()["error"]
+
+
+def test_a_queued_caller_reaches_the_agent_who_accepts(app, alice, twilio_rest):
+    rest, _url = twilio_rest
+    enqueue = queued_caller(app).find("Enqueue")
+    assert enqueue.text == "general"
+    client = app.test_client()
+    went = client.post("/api/agent/status", json={"status": "available"}, headers=alice).get_json()
+    assert went["offer"] is not None
+
+    offers = client.get("/api/agent/offers", headers=alice).get_json()["offers"]
+    assert len(offers) == 1 and offers[0]["caller"] == "+15551230000" and offers[0]["queue"] == "general"
+    assert "english.main_menu" in offers[0]["path"] and offers[0]["data"]["topic"] == "general"
+
+    accepted = client.post(f"/api/agent/offers/{offers[0]['reservation']}/accept", headers=alice)
+    assert accepted.status_code == 200
+    update = rest.config["updates"][0]
+    assert update["call"] == SID and update["account"] == ACCOUNT
+    ring = ET.fromstring(update["Twiml"])
+    assert ring.find("Dial/Client").text == "alice"
+    assert ring.find("Dial").get("action") == "http://localhost/twilio/agent?agent=alice"
+
+    done = signed_post(client, ring.find("Dial").get("action"), {"CallSid": SID, "DialCallStatus": "completed"})
+    assert ET.fromstring(done.data).find("Hangup") is not None
+    services = app.extensions["ivr"]
+    assert services.calls.session(SID).disposition.value == "answered"
+    assert services.calls.router.status("alice") == (AgentStatus.WRAP_UP, 0)
+    signed_post(client, "http://localhost/twilio/status", {"CallSid": SID, "CallStatus": "completed"})
+    assert services.calllog.get(SID)["disposition"] == "answered"
+
+
+def test_an_agent_who_does_not_answer_sends_the_caller_back_to_the_queue(app, alice, twilio_rest):
+    queued_caller(app)
+    client = app.test_client()
+    client.post("/api/agent/status", json={"status": "available"}, headers=alice)
+    offer = client.get("/api/agent/offers", headers=alice).get_json()["offers"][0]
+    client.post(f"/api/agent/offers/{offer['reservation']}/accept", headers=alice)
+    back = signed_post(client, "http://localhost/twilio/agent?agent=alice",
+                       {"CallSid": SID, "DialCallStatus": "no-answer"})
+    assert ET.fromstring(back.data).find("Enqueue").text == "general"
+    router = app.extensions["ivr"].calls.router
+    assert router.call_state(SID) == "waiting" and router.position(SID) == 1
+
+
+def test_decline_and_a_caller_who_hung_up_before_accept(app, alice, twilio_rest):
+    rest, _url = twilio_rest
+    queued_caller(app)
+    client = app.test_client()
+    client.post("/api/agent/status", json={"status": "available"}, headers=alice)
+    offer = client.get("/api/agent/offers", headers=alice).get_json()["offers"][0]
+    assert client.post(f"/api/agent/offers/{offer['reservation']}/decline", headers=alice).status_code == 200
+    router = app.extensions["ivr"].calls.router
+    assert router.call_state(SID) == "waiting" and client.get("/api/agent/offers", headers=alice).get_json() == \
+        {"offers": []}
+    router.register(Agent("bob", "Bob", {"english": 2}, contact="+15557654321"))
+    second = router.set_status("bob", AgentStatus.AVAILABLE)
+    rest.config["gone"].add(SID)
+    bob = {"Authorization": f"Bearer {AgentTokens(app.extensions['ivr'].redis).issue('bob')}"}
+    gone = client.post(f"/api/agent/offers/{second.reservation}/accept", headers=bob)
+    assert gone.status_code == 409 and gone.get_json()["error"] == "the caller has hung up"
+    assert router.call_state(SID) == "ended" and router.status("bob") == (AgentStatus.AVAILABLE, 0)
+
+
+def test_hold_announcements_use_the_distributor_and_the_queue_settings(app):
+    queued_caller(app)
+    hold = signed_post(app.test_client(), "http://localhost/twilio/wait",
+                       {"CallSid": SID, "QueuePosition": "7", "AvgQueueTime": "150"})
+    says = [el.text for el in ET.fromstring(hold.data).iter("Say")]
+    assert says[:2] == ["You are number 1 in line.", "The expected wait is about 2 minutes."]
+    assert ET.fromstring(hold.data).find("Pause").get("length") == "30"
