@@ -319,36 +319,51 @@ def _call_in_process(from_, to, caller, sample_backend, on_event):
 @click.option("--port", default=8080, show_default=True)
 @click.option("--once", is_flag=True, help="Stop after the demo call instead of serving until Ctrl-C.")
 def demo(port: int, once: bool) -> None:
-    """Run everything locally and place a demo call through the sample flows."""
+    """Run everything locally and place a demo call that ends with a (simulated) agent."""
     from demo.backend import run_backend_in_thread
+    from ivr.agents import AgentTokens
     from ivr.runner import running_stack
-    from ivr.simulator import ScriptedCaller, format_event
+    from ivr.simulator import (
+        HttpTransport, ScriptedCaller, SimulatedAgent, Simulator, TwilioRestStandIn, format_event,
+    )
+    from routing.acd import Agent, Distributor
+    echo = lambda line: click.echo(line)  # noqa: E731
     backend_url, stop_backend = run_backend_in_thread()
-    click.echo(f"sample Northwind Energy backend on {backend_url}")
+    rest = TwilioRestStandIn().start()
+    click.echo(f"sample Northwind Energy backend on {backend_url}; Twilio's REST API simulated on {rest.url}")
     try:
         with running_stack(host="127.0.0.1", port=port, workers=2, threads=1, with_worker=True, quiet=True,
-                           env_overrides={"IVR_SERVICE_BILLING_URL": backend_url,
+                           env_overrides={"IVR_SERVICE_BILLING_URL": backend_url, "TWILIO_API_URL": rest.url,
                                           "IVR_FLOWS_DIR": str(_settings().flows_dir)}) as stack:
-            click.echo(f"IVR server on {stack.base_url}, RQ worker running, Redis at {stack.redis_url}\n")
-            click.echo(f"demo call from {DEMO_CALLER} to {DEMO_NUMBER}: English, account balance, account "
-                       "12345674, then a billing specialist")
+            click.echo(f"IVR server on {stack.base_url}, RQ worker running, Redis at {stack.redis_url}")
             os.environ["TWILIO_AUTH_TOKEN"] = stack.auth_token
             os.environ["REDIS_URL"] = stack.redis_url
-            caller = ScriptedCaller(["1", "1", "12345674#", "1", "2", "1"])
-            result = _place_call(stack.base_url, DEMO_CALLER, DEMO_NUMBER, caller, False,
-                                 on_event=lambda e: (line := format_event(e)) and click.echo(line))
+            redis = _redis(_settings())
+            Distributor(redis).register(Agent("olivia", "Olivia", {"outages": 6, "english": 5}, ("en",), 1,
+                                              "client:olivia"))
+            agent = SimulatedAgent(stack.base_url, AgentTokens(redis).issue("olivia"), on_event=echo)
+            agent_thread = agent.start_thread(max_calls=1)
+            click.echo(f"\ndemo call from {DEMO_CALLER} to {DEMO_NUMBER}: English, account balance for 12345674, "
+                       "then a power outage report that reaches the outage team\n")
+            caller = ScriptedCaller(["1", "1", "12345674#", "1", "9", "2", "10003"])
+            sim = Simulator(HttpTransport(stack.base_url), stack.auth_token, rest=rest, queue_patience=30)
+            result = sim.place_call(DEMO_CALLER, DEMO_NUMBER, caller,
+                                    on_event=lambda e: (line := format_event(e)) and click.echo(line))
             click.echo(f"  outcome: {result.outcome}\n")
+            agent_thread.join(timeout=30)
             from ivr.calllog import CallLog
-            settings = _settings()
-            record = CallLog(_redis(settings), settings.calllog_ttl).get(result.call_sid)
+            record = CallLog(redis, _settings().calllog_ttl).get(result.call_sid)
             click.echo("the call log (ivr calls show):")
             click.echo(format_call(record) if record else "  (not found)")
             if once:
+                agent.stop()
                 return
             click.echo(f"\nThe system keeps running: try  ivr call --url {stack.base_url}  in another terminal "
                        "(Ctrl-C stops everything).")
             _wait_forever(stack)
+            agent.stop()
     finally:
+        rest.stop()
         stop_backend()
 
 

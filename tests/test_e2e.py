@@ -150,3 +150,4 @@ def test_demo_command_runs_a_whole_call(tmp_path):
     assert "your balance is 142 dollars and 17 cents" in demo.stdout
     assert "the call log (ivr calls show):" in demo.stdout and "identify.fetch_account [lookup] lookup-ok" \
         in demo.stdout
+    assert "AGENT Olivia accepts (200)" in demo.stdout and "disposition answered" in demo.stdout

@@ -6,6 +6,7 @@ web app, so what it accepts is what Twilio would accept.
 
 from __future__ import annotations
 
+import queue
 import secrets
 import time
 import xml.etree.ElementTree as ET
@@ -17,6 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr.errors import IvrError
 from ivr.simulator.inputs import HANGUP, Caller, GatherInfo, ScriptedCaller
+from ivr.simulator.rest import Redirect, TwilioRestStandIn
 from ivr.simulator.transport import HttpResponse, Transport
 
 RESPONSE_VERBS = {"Say", "Play", "Pause", "Gather", "Dial", "Enqueue", "Leave", "Hangup", "Redirect", "Reject",
@@ -67,7 +69,12 @@ class Simulator:
     """Places simulated calls. Requests are signed with ``auth_token`` exactly as Twilio signs them."""
 
     def __init__(self, transport: Transport, auth_token: str, account_sid: str = "AC" + "0" * 32,
-                 voice_path: str = "/twilio/voice", status_path: str = "/twilio/status"):
+                 voice_path: str = "/twilio/voice", status_path: str = "/twilio/status",
+                 rest: TwilioRestStandIn | None = None, queue_patience: float = 0.0):
+        """``rest``: the REST stand-in the server redirects calls through (to reach agents); a caller in a queue
+        then waits up to ``queue_patience`` seconds to be connected before their ``queue_result`` applies."""
+        self.rest = rest
+        self.queue_patience = queue_patience
         self.transport = transport
         self.validator = RequestValidator(auth_token)
         self.account_sid = account_sid
@@ -80,7 +87,13 @@ class Simulator:
         """Run one call from the incoming webhook to its end, then send the ``completed`` status callback."""
         run = _Run(self, call_sid or "CA" + secrets.token_hex(16), from_, to, caller or ScriptedCaller(),
                    on_event, max_requests)
-        run.execute()
+        inbox = self.rest.live(run.result.call_sid) if self.rest is not None else None
+        run.inbox = inbox
+        try:
+            run.execute()
+        finally:
+            if self.rest is not None:
+                self.rest.ended(run.result.call_sid)
         if send_status:
             run.status("completed")
         return run.result
@@ -98,6 +111,7 @@ class _Run:
                      "Caller": from_, "Called": to, "Direction": "inbound", "ApiVersion": "2010-04-01",
                      "CallStatus": "in-progress"}
         self.max_requests = max_requests
+        self.inbox: "queue.Queue[Redirect] | None" = None
         self.started = time.monotonic()
         self.heard: list[str] = []
 
@@ -156,12 +170,14 @@ class _Run:
         url = self.sim.voice_url
         try:
             response = self.request(url, status="ringing")
+            root = self.document(url, response)
             while True:
-                next_url, response = self.follow(url, self.document(url, response))
+                next_url, response = self.follow(url, root)
                 if next_url is None:
                     self.result.outcome = self.result.outcome or "completed"
                     return
                 url = next_url
+                root = self._redirected_root if response is None else self.document(url, response)
         except _CallEnded as end:
             self.result.outcome = end.outcome
 
@@ -274,6 +290,21 @@ class _Run:
                     raise _CallEnded("error")
                 if child.tag == "Say":
                     self.emit("hold", text=(child.text or "").strip())
+        redirect = self._wait_for_redirect()
+        if redirect is not None:
+            if redirect.hangup:
+                self.emit("hangup")
+                raise _CallEnded("hangup")
+            self.emit("redirected", by="rest")
+            if redirect.twiml:
+                try:
+                    self._redirected_root = ET.fromstring(redirect.twiml)
+                except ET.ParseError as e:
+                    self.emit("error", message=f"invalid TwiML in a REST redirect: {e}")
+                    raise _CallEnded("error") from e
+                return url, None
+            target = urljoin(url, redirect.url or "")
+            return target, self.request(target)
         result = self.caller.queue_result(queue)
         action = verb.get("action")
         if action:
@@ -284,6 +315,15 @@ class _Run:
                 raise _CallEnded("caller-hangup")
             return action, response
         raise _CallEnded("caller-hangup" if result == "hangup" else "completed")
+
+    def _wait_for_redirect(self) -> Redirect | None:
+        """In a queue, a live call can be taken out through the REST API (an agent accepted it)."""
+        if self.inbox is None or self.sim.queue_patience <= 0:
+            return None
+        try:
+            return self.inbox.get(timeout=self.sim.queue_patience)
+        except queue.Empty:
+            return None
 
     def record(self, url: str, verb: ET.Element) -> tuple[str | None, HttpResponse | None]:
         duration, digits = self.caller.recording()

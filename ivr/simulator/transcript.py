@@ -18,6 +18,8 @@ def format_event(event: CallEvent) -> str | None:
         return f"  → transferred to {d['target']} ({d['status']})"
     if kind == "enqueue":
         return f"  → enqueued in '{d['queue']}'"
+    if kind == "redirected":
+        return "  → taken out of the queue: an agent accepted"
     if kind == "hold":
         return f"  (on hold) {d['text']}"
     if kind == "record":
