@@ -78,6 +78,7 @@ class Distributor:
     queues: list[str] = field(default_factory=list)
     offer_timeout_ms: int = 15_000
     max_missed: int = 3
+    service_level_ms: int = 20_000
     batch: int = 32
     scan_limit: int = 256
 
@@ -115,6 +116,14 @@ class Distributor:
         return Agent(agent_id, data["name"], data["skills"], tuple(data["languages"]), data["capacity"],
                      data["contact"])
 
+    def all_agents(self) -> list[Agent]:
+        agents = []
+        for agent_id, raw in sorted(self.redis.hgetall(keys.AGENTS).items()):
+            data = json.loads(raw)
+            agents.append(Agent(agent_id.decode(), data["name"], data["skills"], tuple(data["languages"]),
+                                data["capacity"], data["contact"]))
+        return agents
+
     def set_status(self, agent_id: str, status: AgentStatus, now_ms: int | None = None) -> Offer | None:
         """Change an agent's status; becoming available looks for a waiting call at once."""
         agent = self.agent(agent_id)
@@ -139,6 +148,10 @@ class Distributor:
         if status is None:
             raise UnknownAgent(agent_id)
         return AgentStatus(status.decode()), int(load or 0)
+
+    def status_since(self, agent_id: str) -> int | None:
+        raw = self.redis.hget(keys.AGENT_SINCE, agent_id)
+        return int(raw) if raw is not None else None
 
     def _index(self, agent: Agent) -> None:
         """(Re)enter an agent in the availability indexes, ordered by how long they have been idle."""
@@ -166,6 +179,9 @@ class Distributor:
         pipe.hset(keys.CALL_STATE, call_sid, "waiting")
         pipe.zadd(keys.waiting(queue), {call_sid: score})
         pipe.sadd(keys.QUEUE_NAMES, queue)
+        pipe.hset(keys.CALL_SINCE, call_sid, now)
+        pipe.hincrby(keys.queue_stats(queue, _day(now)), "entered", 1)
+        pipe.expire(keys.queue_stats(queue, _day(now)), STATS_TTL)
         pipe.execute()
         return self.claim_for_call(call_sid, queue, list(skills), now) if offer else None
 
@@ -209,17 +225,36 @@ class Distributor:
         return raw.decode() if raw is not None else None
 
     # -- offers --------------------------------------------------------------------------------------------------
-    def accept(self, reservation: str, agent_id: str) -> bool:
+    def accept(self, reservation: str, agent_id: str, now_ms: int | None = None) -> bool:
         """The agent takes the offered call; False when the offer is gone (timed out, cancelled) or not theirs."""
-        return bool(self._accept(keys=[*COMMON, keys.CALL_AGENT, keys.AGENT_MISSED], args=[reservation, agent_id]))
+        result = self._accept(keys=[*COMMON, keys.CALL_AGENT, keys.AGENT_MISSED], args=[reservation, agent_id])
+        if not result:
+            return False
+        call_sid = result[0].decode()
+        now = now_ms if now_ms is not None else _now_ms()
+        queue, since = self.redis.hget(keys.CALL_QUEUE, call_sid), self.redis.hget(keys.CALL_SINCE, call_sid)
+        if queue is not None:
+            waited = max(0, now - int(since or now))
+            stats = keys.queue_stats(queue.decode(), _day(now))
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hincrby(stats, "answered", 1)
+            pipe.hincrby(stats, "wait_ms", waited)
+            if waited <= self.service_level_ms:
+                pipe.hincrby(stats, "answered_in_sl", 1)
+            pipe.execute()
+        return True
 
     def decline(self, reservation: str, now_ms: int | None = None) -> Offer | None:
         """The agent refuses: the call keeps its place and goes to the next qualified agent, if any."""
         return self._end_offer(reservation, Outcome.DECLINED, now_ms)
 
     def cancel(self, reservation: str, now_ms: int | None = None) -> None:
-        """The caller hung up while the call was offered."""
+        """The caller hung up while the call was offered (counts as abandoned)."""
+        raw = self.redis.hget(keys.RESERVATIONS, reservation)
         self._end_offer(reservation, Outcome.CANCELLED, now_ms)
+        queue = self.redis.hget(keys.CALL_QUEUE, raw.decode().split("|")[0]) if raw is not None else None
+        if queue is not None:
+            self.redis.hincrby(keys.queue_stats(queue.decode(), _day(now_ms or _now_ms())), "abandoned", 1)
 
     def expire_offers(self, now_ms: int | None = None) -> list[Offer]:
         """Time out offers past their expiry; each call is offered again. Returns the new offers."""
@@ -290,7 +325,7 @@ class Distributor:
         cancelled) or assigned (the agent's slot frees up; returns their next offer, if any)."""
         state = self.call_state(call_sid)
         if state == "waiting":
-            self.abandon(call_sid)
+            self.abandon(call_sid, now_ms)
         elif state == "offered":
             rid = self.redis.hget(keys.CALL_OFFER, call_sid)
             if rid is not None:
@@ -299,14 +334,36 @@ class Distributor:
             return self.finish(call_sid, now_ms)
         return None
 
-    def abandon(self, call_sid: str) -> None:
+    def abandon(self, call_sid: str, now_ms: int | None = None) -> None:
         """The caller hung up while waiting: the call leaves its queue."""
         queue = self.redis.hget(keys.CALL_QUEUE, call_sid)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.CALL_STATE, call_sid, "ended")
         if queue is not None:
             pipe.zrem(keys.waiting(queue.decode()), call_sid)
+            pipe.hincrby(keys.queue_stats(queue.decode(), _day(now_ms or _now_ms())), "abandoned", 1)
         pipe.execute()
+
+    def queue_stats(self, queue: str, now_ms: int | None = None) -> dict[str, Any]:
+        """Live figures of a queue: calls waiting, longest wait, and today's service level, abandon rate and
+        average speed of answer."""
+        now = now_ms if now_ms is not None else _now_ms()
+        waiting = self.waiting(queue)
+        since = [int(v) for v in self.redis.hmget(keys.CALL_SINCE, waiting) if v is not None] if waiting else []
+        raw = {k.decode(): int(v) for k, v in self.redis.hgetall(keys.queue_stats(queue, _day(now))).items()}
+        answered, abandoned = raw.get("answered", 0), raw.get("abandoned", 0)
+        finished = answered + abandoned
+        return {"queue": queue, "waiting": len(waiting), "longest_wait_s": (now - min(since)) // 1000 if since else 0,
+                "entered_today": raw.get("entered", 0), "answered_today": answered, "abandoned_today": abandoned,
+                "service_level": round(raw.get("answered_in_sl", 0) / finished, 3) if finished else None,
+                "abandon_rate": round(abandoned / finished, 3) if finished else None,
+                "average_speed_of_answer_s": round(raw.get("wait_ms", 0) / answered / 1000, 1) if answered else None}
+
+    def agents_by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for status in self.redis.hvals(keys.AGENT_STATUS):
+            counts[status.decode()] = counts.get(status.decode(), 0) + 1
+        return counts
 
     def _end_offer(self, reservation: str, outcome: Outcome, now_ms: int | None) -> Offer | None:
         now = now_ms if now_ms is not None else _now_ms()
@@ -327,6 +384,13 @@ class Distributor:
         if outcome is Outcome.CANCELLED:
             return None
         return self.offer_for_call(call_sid, now)
+
+
+STATS_TTL = 40 * 86400
+
+
+def _day(ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
 
 
 def _now_ms() -> int:

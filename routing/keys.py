@@ -22,6 +22,7 @@ CALL_SCORE = PREFIX + "call:score"        # hash sid -> its place in the queue (
 CALL_QUEUE = PREFIX + "call:queue"        # hash sid -> queue name
 CALL_DECLINED = PREFIX + "call:declined"  # hash sid -> ",agent,agent," who declined or missed it
 CALL_AGENT = PREFIX + "call:agent"        # hash sid -> agent id once accepted
+CALL_SINCE = PREFIX + "call:since"        # hash sid -> ms when it entered the queue
 CALL_OFFER = PREFIX + "call:offer"        # hash sid -> reservation id while offered
 
 QUEUE_NAMES = PREFIX + "queues"           # set of queues that have had calls (agent-side claims look there)
@@ -42,3 +43,8 @@ def available(skill: str) -> str:
 def waiting(queue: str) -> str:
     """Zset of calls waiting in ``queue``, scored so that higher priority, then earlier arrival, comes first."""
     return f"{PREFIX}waiting:{queue}"
+
+
+def queue_stats(queue: str, day: str) -> str:
+    """Hash of one queue's counters for one UTC day: entered, answered, answered_in_sl, abandoned, wait_ms."""
+    return f"{PREFIX}stats:{queue}:{day}"

@@ -52,7 +52,8 @@ def twilio_rest():
 def app(redis, tmp_path, twilio_rest):
     flows = tmp_path / "flows"
     shutil.copytree(SAMPLES, flows)
-    settings = replace(Settings(), twilio_auth_token=TOKEN, flows_dir=flows, twilio_api_url=twilio_rest[1])
+    settings = replace(Settings(), twilio_auth_token=TOKEN, flows_dir=flows, twilio_api_url=twilio_rest[1],
+                       api_token="supervisor-secret")
     return create_app(settings, redis_client=redis, clock=lambda: OPEN)
 
 
@@ -156,3 +157,15 @@ def test_hold_announcements_use_the_distributor_and_the_queue_settings(app):
     says = [el.text for el in ET.fromstring(hold.data).iter("Say")]
     assert says[:2] == ["You are number 1 in line.", "The expected wait is about 2 minutes."]
     assert ET.fromstring(hold.data).find("Pause").get("length") == "30"
+
+
+def test_supervisor_sees_queues_and_agents(app, alice):
+    queued_caller(app)
+    client = app.test_client()
+    auth = {"Authorization": "Bearer supervisor-secret"}
+    assert client.get("/api/queues").status_code == 401
+    queues = {q["queue"]: q for q in client.get("/api/queues", headers=auth).get_json()["queues"]}
+    assert set(queues) == {"general", "billing", "collections", "outages"}
+    assert queues["general"]["waiting"] == 1 and queues["general"]["entered_today"] == 1
+    agents = client.get("/api/agents", headers=auth).get_json()["agents"]
+    assert [(a["id"], a["status"], a["load"]) for a in agents] == [("alice", "offline", 0)]

@@ -188,3 +188,19 @@ def test_hangup_wherever_the_call_is(acd):
     acd.enqueue("CA2", "general", {}, now_ms=T0 + 3)
     acd.hangup("CA2", T0 + 4)
     assert acd.waiting("general") == [] and acd.signed_in() == 1
+
+
+def test_queue_statistics(acd):
+    available(acd, Agent("a", "A", {}), T0)
+    fast = acd.enqueue("CA1", "general", {}, now_ms=T0)
+    acd.accept(fast.reservation, "a", T0 + 5_000)              # answered in 5 s: within the service level
+    acd.enqueue("CA2", "general", {}, now_ms=T0 + 1_000)
+    acd.enqueue("CA3", "general", {}, now_ms=T0 + 2_000)
+    acd.hangup("CA3", T0 + 9_000)                              # abandoned while waiting
+    slow = acd.finish("CA1", T0 + 60_000)                      # 'a' is free: CA2 is offered after 59 s
+    acd.accept(slow.reservation, "a", T0 + 61_000)
+    stats = acd.queue_stats("general", T0 + 61_000)
+    assert stats == {"queue": "general", "waiting": 0, "longest_wait_s": 0, "entered_today": 3,
+                     "answered_today": 2, "abandoned_today": 1, "service_level": 0.333, "abandon_rate": 0.333,
+                     "average_speed_of_answer_s": 32.5}
+    assert acd.agents_by_status() == {"available": 1}

@@ -42,3 +42,30 @@ def call(call_sid: str):
 def flows():
     store = current_app.extensions["ivr"].repo.store
     return jsonify(current=store.current_version(), history=store.history(limit=_int_arg("limit", 20, 200)))
+
+
+@bp.get("/queues")
+@api_token_required
+def queues():
+    """Live queue figures for the wallboard: waiting, longest wait, service level, abandon rate, ASA."""
+    services = current_app.extensions["ivr"]
+    try:
+        _version, bundle = services.repo.current()
+        names = sorted(bundle.routing.queues) if bundle.routing else []
+    except Exception:
+        names = []
+    router = services.calls.router
+    now_ms = int(services.calls.clock().timestamp() * 1000)
+    return jsonify(queues=[router.queue_stats(name, now_ms) for name in names], agents=router.agents_by_status())
+
+
+@bp.get("/agents")
+@api_token_required
+def agents():
+    router = current_app.extensions["ivr"].calls.router
+    listed = []
+    for agent in router.all_agents():
+        status, load = router.status(agent.id)
+        listed.append({"id": agent.id, "name": agent.name, "skills": dict(agent.skills), "status": status.value,
+                       "since_ms": router.status_since(agent.id), "load": load, "capacity": agent.capacity})
+    return jsonify(agents=listed)
