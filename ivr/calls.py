@@ -20,12 +20,13 @@ from ivr import keys
 from ivr.calllog import MAX_STEPS, CallLog
 from ivr.engine import CallState, Disposition, StepResult, Waiting, new_call, step
 from ivr.errors import EngineError, SessionError, StoreError
-from ivr.events import AgentCallEnded, CallStarted, Event, LookupDone
+from ivr.events import AgentCallEnded, CallStarted, Event, LookupDone, QueueEnded
 from ivr.flowmodel import Bundle
 from ivr.flowrepo import FlowRepository
 from ivr.jobs import stage_finished
 from ivr.sessions import Session, SessionStore, decode
 from routing.acd import AgentStatus, Distributor, Offer
+from routing.config import QueueConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,10 @@ class CallService:
                  http: HttpClient | None = None, clock: Callable[[], datetime] | None = None,
                  on_closed: Callable[[], None] | None = None, router: Distributor | None = None,
                  on_offer: Callable[[Offer], None] | None = None,
-                 on_wrap_up: Callable[[str, int], None] | None = None):
+                 on_wrap_up: Callable[[str, int], None] | None = None,
+                 on_queued: Callable[[str, QueueConfig], None] | None = None):
         self.on_wrap_up = on_wrap_up
+        self.on_queued = on_queued
         self.on_closed = on_closed
         self.router = router
         self.on_offer = on_offer
@@ -76,6 +79,7 @@ class CallService:
         bundle = self.repo.bundle(version)
         now = self.clock()
         result = self._advance(bundle, new_call(version, call_sid), CallStarted(now, caller, called, call_sid))
+        result = self._when_no_agents(bundle, result)
         twiml = render(result.instructions, 1)
         # One round trip: the session (create-if-absent), the call's record and its first steps.
         pipe = self.sessions.redis.pipeline(transaction=False)
@@ -103,6 +107,7 @@ class CallService:
         state = CallState.from_dict(session.state)
         bundle = self.repo.bundle(state.version)
         result = self._advance(bundle, state, make_event(self.clock()))
+        result = self._when_no_agents(bundle, result)
         twiml = render(result.instructions, seq + 1)
         saved = self.sessions.save(call_sid, Session(seq + 1, result.state.to_dict(), twiml), expected_seq=seq,
                                    append_to=keys.call_steps(call_sid),
@@ -161,6 +166,38 @@ class CallService:
         return self.advance(call_sid, session.seq, lambda now: AgentCallEnded(now, agent, status), render)
 
     # -- internals -----------------------------------------------------------------------------------------------
+    def _when_no_agents(self, bundle: Bundle, result: StepResult) -> StepResult:
+        """A call about to wait in a queue while no agent at all is signed in follows the queue's
+        ``when_no_agents``: another queue, or out of the queue at once (the flow goes on from its queue node)."""
+        if (self.router is None or bundle.routing is None or result.state.waiting is not Waiting.QUEUE
+                or not result.instructions or not isinstance(result.instructions[-1], ins.Enqueue)):
+            return result
+        for _hop in range(len(bundle.routing.queues)):  # overflow chains end: no queue is visited twice
+            queue = bundle.routing.queues.get((result.state.routing or {}).get("queue", ""))
+            if queue is None or queue.when_no_agents == "wait" or self.router.signed_in() > 0:
+                return result
+            if not queue.when_no_agents.startswith("queue:"):
+                follow = step(bundle, result.state, QueueEnded(self.clock(), "leave"))
+                kept = result.instructions[:-1]
+                # the queue node's own prompt ("please hold...") would be wrong now: drop it
+                node = bundle.flows[result.state.flow].nodes.get(result.state.node)
+                held = len(node.body.prompt) if node is not None and hasattr(node.body, "prompt") else 0
+                while held and kept and isinstance(kept[-1], (ins.Say, ins.Play, ins.Pause)):
+                    kept.pop()
+                    held -= 1
+                return StepResult(follow.state, kept + follow.instructions,
+                                  result.log + [{**follow.log[0], "reason": "no agents signed in"}] + follow.log[1:])
+            target = queue.when_no_agents[len("queue:"):]
+            request = dict(result.state.routing or {}, queue=target)
+            result.state.routing = request
+            result.instructions[-1] = ins.Enqueue(ins.RoutingRequest(
+                queue=target, skills=dict(request.get("skills") or {}), priority=int(request.get("priority") or 0),
+                language=request.get("language"), timeout=request.get("timeout")))
+            result.log.append({"flow": result.state.flow, "node": result.state.node, "kind": "queue",
+                               "outcome": "overflow", "queue": target, "reason": "no agents signed in",
+                               "at": self.clock().timestamp()})
+        return result
+
     def _route(self, call_sid: str, state: CallState, bundle: Bundle) -> None:
         """A call that just entered an agent queue is handed to the distributor (when queues are configured)."""
         if self.router is None or bundle.routing is None or state.waiting is not Waiting.QUEUE:
@@ -175,6 +212,8 @@ class CallService:
         priority = min(100, queue.priority + int(request.get("priority") or 0))
         now_ms = int(self.clock().timestamp() * 1000)
         self.offered(self.router.enqueue(call_sid, queue.name, skills, priority, now_ms))
+        if self.on_queued is not None:
+            self.on_queued(call_sid, queue)
 
     def _wrap_up(self, call_sid: str, version: int, now_ms: int) -> None:
         """The agent's call is over: wrap-up time (from queues.yaml), then available again."""
@@ -189,8 +228,15 @@ class CallService:
         self.offered(self.router.finish(call_sid, now_ms))
 
     def offered(self, offer: Offer | None) -> None:
-        """Tell the world about a new offer (schedules its expiry); None is ignored."""
-        if offer is not None and self.on_offer is not None:
+        """Record a new offer on the call's log and schedule its expiry; None is ignored."""
+        if offer is None:
+            return
+        try:
+            self.calllog.add_steps(offer.call_sid, [{"flow": "", "node": "", "kind": "routing", "outcome": "offered",
+                                                     "agent": offer.agent, "at": self.clock().timestamp()}])
+        except Exception:
+            log.exception("could not log the offer of %s", offer.call_sid)
+        if self.on_offer is not None:
             try:
                 self.on_offer(offer)
             except Exception:  # the offer stands; its timeout is also swept by the worker

@@ -21,6 +21,7 @@ from ivr.errors import IvrError
 from ivr.simulator import HANGUP, CallResult, GatherInfo, ScriptedCaller, Simulator, WsgiTransport
 from ivr.simulator.transcript import format_transcript
 from ivr.yamlsource import YamlSyntaxError, format_path, load
+from routing.acd import Agent, AgentStatus
 
 STEP = {"anyOf": [
     {"type": "string", "enum": ["silence", "hangup"]},
@@ -29,8 +30,12 @@ STEP = {"anyOf": [
     {"type": "object", "properties": {"hear": {"type": "string"}}, "required": ["hear"],
      "additionalProperties": False},
 ]}
+AGENT = {"type": "object", "properties": {
+    "id": {"type": "string"}, "skills": {"type": "object"}, "status": {"type": "string"},
+    "capacity": {"type": "integer"}}, "required": ["id"], "additionalProperties": False}
 CALL_KEYS = {"to": {"type": "string"}, "from": {"type": "string"}, "at": {"type": "string"},
-             "timezone": {"type": "string"}, "dial_status": {"type": "string"}, "queue_result": {"type": "string"}}
+             "timezone": {"type": "string"}, "dial_status": {"type": "string"}, "queue_result": {"type": "string"},
+             "agents": {"type": "array", "items": AGENT}}
 SCENARIO_FILE = {
     "type": "object",
     "properties": {
@@ -44,7 +49,8 @@ SCENARIO_FILE = {
                                "skills": {"type": "object"}, "priority": {"type": "integer"},
                                "transfer": {"type": "string"}, "voicemail": {"type": "boolean"},
                                "hangup": {"type": "boolean"}, "disposition": {"type": "string"},
-                               "said": {"type": "array", "items": {"type": "string"}}},
+                               "said": {"type": "array", "items": {"type": "string"}},
+                               "offered_to": {"type": ["string", "null"]}},
                                "additionalProperties": False},
                            **CALL_KEYS},
             "required": ["name", "steps", "expect"], "additionalProperties": False}},
@@ -189,6 +195,12 @@ def _run_one(path: Path, spec: dict[str, Any], flows_dir: Path, services: dict[s
     if app.extensions["ivr"].repo.store.current_version() is None:
         result.problems.append(f"the flows in {flows_dir} are not valid: run 'ivr flows check'")
         return result
+    router = app.extensions["ivr"].calls.router
+    for agent in spec.get("agents", []):
+        router.register(Agent(agent["id"], agent["id"], dict(agent.get("skills", {})),
+                              capacity=int(agent.get("capacity", 1))))
+        router.set_status(agent["id"], AgentStatus(agent.get("status", "available")),
+                          int(clock.now.timestamp() * 1000))
     caller = _ScenarioCaller(spec["steps"], result.problems, dial=spec.get("dial_status", "completed"),
                              queue=spec.get("queue_result", "hangup"))
     sim = Simulator(WsgiTransport(app), token)
@@ -241,6 +253,11 @@ def _check_expectations(expect: dict[str, Any], call: CallResult, app: Any, prob
         problems.append(f"expected the IVR to hang up, the call ended with {call.outcome}")
     if "disposition" in expect and record.get("disposition") != expect["disposition"]:
         problems.append(f"expected disposition {expect['disposition']}, got {record.get('disposition')}")
+    if "offered_to" in expect:
+        offered = [s.get("agent") for s in record.get("steps", []) if s.get("outcome") == "offered"]
+        wanted = expect["offered_to"]
+        if (wanted is None and offered) or (wanted is not None and wanted not in offered):
+            problems.append(f"expected the call to be offered to {wanted}, offered to {offered or 'nobody'}")
     said = " ".join(call.said).lower()
     for text in expect.get("said", []):
         if text.lower() not in said:

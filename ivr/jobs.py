@@ -20,6 +20,7 @@ from rq import Queue, Retry, get_current_job
 from ivr import keys
 from ivr.calllog import CallLog
 from routing.acd import AgentStatus, Distributor, Offer
+from routing.config import QueueConfig
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,28 @@ def end_wrap_up(agent_id: str, connection: redis_lib.Redis | None = None) -> boo
     if offer is not None:
         schedule_offer_expiry(connection, offer)
     return True
+
+
+def schedule_escalation(connection: redis_lib.Redis, call_sid: str, queue: QueueConfig) -> None:
+    """One job per escalation step of the call's queue, each at its time (relaxing requirements, raising
+    priority); a step that finds the call no longer waiting does nothing."""
+    rq_queue = Queue(QUEUE_NAME, connection=connection)
+    for step in queue.escalation:
+        rq_queue.enqueue_in(timedelta(seconds=step.after), escalate_call, call_sid,
+                            dict(step.skills) if step.skills is not None else None, step.priority,
+                            result_ttl=600, retry=Retry(max=3, interval=[1, 5, 30]))
+
+
+def escalate_call(call_sid: str, skills: dict[str, int] | None, priority: int | None,
+                  connection: redis_lib.Redis | None = None) -> bool:
+    connection = connection or get_current_job().connection
+    acd = Distributor(connection)
+    changed = acd.escalate(call_sid, skills, priority)
+    if changed:
+        offer = acd.offer_for_call(call_sid)
+        if offer is not None:
+            schedule_offer_expiry(connection, offer)
+    return changed
 
 
 def daily_stats(connection: redis_lib.Redis, day: str) -> dict[str, int]:

@@ -295,6 +295,23 @@ class Distributor:
             self.offer_for_agent(record.id, now_ms)  # the agent's slot is free again: their next call
         return offer
 
+    def escalate(self, call_sid: str, skills: Mapping[str, int] | None, priority: int | None) -> bool:
+        """An escalation step: the waiting call's requirements become ``skills`` and/or its priority
+        ``priority``, keeping its arrival time. False when the call is no longer waiting."""
+        queue = self.redis.hget(keys.CALL_QUEUE, call_sid)
+        if queue is None or self.call_state(call_sid) != "waiting":
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        if skills is not None:
+            pipe.hset(keys.CALL_REQ, call_sid, ";".join(f"{s}={int(l)}" for s, l in sorted(skills.items())))
+        if priority is not None:
+            since = int(self.redis.hget(keys.CALL_SINCE, call_sid) or _now_ms())
+            score = (100 - max(0, min(100, priority))) * PRIORITY_WEIGHT + since
+            pipe.hset(keys.CALL_SCORE, call_sid, score)
+            pipe.zadd(keys.waiting(queue.decode()), {call_sid: score}, xx=True)
+        pipe.execute()
+        return True
+
     def offers_for(self, agent_id: str) -> list[Offer]:
         """The offers waiting for this agent's answer."""
         offers = []

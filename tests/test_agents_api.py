@@ -61,6 +61,7 @@ def app(redis, tmp_path, twilio_rest):
 def alice(app):
     router = app.extensions["ivr"].calls.router
     router.register(Agent("alice", "Alice", {"english": 5, "billing": 4}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.BREAK)  # signed in, not taking calls yet: callers wait for her
     token = AgentTokens(app.extensions["ivr"].redis).issue("alice")
     return {"Authorization": f"Bearer {token}"}
 
@@ -84,7 +85,7 @@ def test_the_agent_api_needs_a_token(app, alice):
     assert client.get("/api/agent").status_code == 401
     assert client.get("/api/agent", headers={"Authorization": "Bearer agt_wrong"}).status_code == 401
     me = client.get("/api/agent", headers=alice).get_json()
-    assert (me["id"], me["status"], me["skills"]) == ("alice", "offline", {"english": 5, "billing": 4})
+    assert (me["id"], me["status"], me["skills"]) == ("alice", "break", {"english": 5, "billing": 4})
     bad = client.post("/api/agent/status", json={"status": "sleeping"}, headers=alice)
     assert bad.status_code == 400 and "must be one of" in bad.get_json()["error"]
 
@@ -150,7 +151,7 @@ def test_decline_and_a_caller_who_hung_up_before_accept(app, alice, twilio_rest)
     assert router.call_state(SID) == "ended" and router.status("bob") == (AgentStatus.AVAILABLE, 0)
 
 
-def test_hold_announcements_use_the_distributor_and_the_queue_settings(app):
+def test_hold_announcements_use_the_distributor_and_the_queue_settings(app, alice):
     queued_caller(app)
     hold = signed_post(app.test_client(), "http://localhost/twilio/wait",
                        {"CallSid": SID, "QueuePosition": "7", "AvgQueueTime": "150"})
@@ -168,4 +169,13 @@ def test_supervisor_sees_queues_and_agents(app, alice):
     assert set(queues) == {"general", "billing", "collections", "outages"}
     assert queues["general"]["waiting"] == 1 and queues["general"]["entered_today"] == 1
     agents = client.get("/api/agents", headers=auth).get_json()["agents"]
-    assert [(a["id"], a["status"], a["load"]) for a in agents] == [("alice", "offline", 0)]
+    assert [(a["id"], a["status"], a["load"]) for a in agents] == [("alice", "break", 0)]
+
+
+def test_when_no_agent_is_signed_in_the_queue_overflows_or_lets_the_caller_leave(app):
+    answer = queued_caller(app)  # nobody signed in: 'general' sends callers to voicemail (queues.yaml)
+    assert answer.find("Enqueue") is None
+    says = [el.text for el in answer.iter("Say")]
+    assert says == ["To leave a message and have us call you back, press 1. For the main menu, press 9."]
+    steps = app.extensions["ivr"].calllog.get(SID)["steps"]
+    assert any(s.get("reason") == "no agents signed in" for s in steps)

@@ -36,6 +36,7 @@ def test_wrong_expectations_are_each_reported(redis, tmp_path):
           - name: wrong on purpose
             at: "2026-11-23 10:00"
             timezone: America/New_York
+            agents: [{id: ann, skills: {billing: 5}, status: break}]
             steps: [{press: "1"}, {hear: "nonsense"}, {press: "1"}, {press: "12345674#"}, {press: "1"},
                     {press: "2"}]
             expect: {queue: general, skills: {billing: 1}, node: english.goodbye, disposition: voicemail}

@@ -204,3 +204,16 @@ def test_queue_statistics(acd):
                      "answered_today": 2, "abandoned_today": 1, "service_level": 0.333, "abandon_rate": 0.333,
                      "average_speed_of_answer_s": 32.5}
     assert acd.agents_by_status() == {"available": 1}
+
+
+def test_escalation_relaxes_requirements_and_raises_priority(acd, redis):
+    available(acd, Agent("novice", "N", {"billing": 1}), T0)
+    assert acd.enqueue("CA1", "billing", {"billing": 5}, now_ms=T0) is None
+    acd.enqueue("CA2", "billing", {"billing": 5}, now_ms=T0 + 1)
+    assert acd.escalate("CA2", None, 50)  # CA2 jumps ahead of CA1, keeping its arrival time
+    assert acd.waiting("billing") == ["CA2", "CA1"]
+    assert acd.escalate("CA2", {"billing": 1}, None)
+    from ivr.jobs import escalate_call
+    assert escalate_call("CA1", {"billing": 1}, None, connection=redis)
+    assert acd.offers_for("novice")[0].call_sid == "CA1"  # the job offered it at once
+    assert not acd.escalate("CA1", {}, None)  # offered, not waiting: nothing to relax
