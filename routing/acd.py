@@ -196,13 +196,17 @@ class Distributor:
         skills = [part.split("=")[0] for part in (raw_req or b"").decode().split(";") if part]
         return self.claim_for_call(call_sid, raw_queue.decode(), skills, now_ms)
 
+    def set_strategy(self, queue: str, strategy: str) -> None:
+        """How ``queue`` picks among qualified agents: longest-idle (default), most-skilled or round-robin."""
+        self.redis.hset(keys.QUEUE_STRATEGY, queue, strategy)
+
     def claim_for_call(self, call_sid: str, queue: str, skills: list[str], now_ms: int | None = None) -> Offer | None:
-        """The atomic claim (one round trip): the call and the longest-idle qualified agent, together."""
+        """The atomic claim (one round trip): the call and a qualified agent chosen by the queue's strategy."""
         indexes = [keys.available(s) for s in skills] or [keys.available(keys.ANY_SKILL)]
         result = self._offer_for_call(
-            keys=[*COMMON, keys.waiting(queue), *indexes],
+            keys=[*COMMON, keys.waiting(queue), keys.AGENT_LAST_OFFER, keys.QUEUE_STRATEGY, *indexes],
             args=[call_sid, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
-                  self.batch, self.scan_limit])
+                  self.batch, self.scan_limit, queue])
         return _offer(result)
 
     def offer_for_agent(self, agent_id: str, now_ms: int | None = None) -> Offer | None:

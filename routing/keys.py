@@ -15,11 +15,13 @@ AGENT_LOAD = PREFIX + "agent:load"        # hash id -> calls offered or assigned
 AGENT_CAPACITY = PREFIX + "agent:capacity"  # hash id -> most calls at once
 AGENT_SKILLS = PREFIX + "agent:skills"    # hash "id|skill" -> level 1..10
 AGENT_MISSED = PREFIX + "agent:missed"    # hash id -> offers missed in a row
+AGENT_LAST_OFFER = PREFIX + "agent:last-offer"  # hash id -> ms of the last call offered (round-robin)
 
 CALL_REQ = PREFIX + "call:req"            # hash sid -> "skill=level;skill=level"
 CALL_STATE = PREFIX + "call:state"        # hash sid -> waiting | offered | assigned | ended
 CALL_SCORE = PREFIX + "call:score"        # hash sid -> its place in the queue (kept when an offer fails)
 CALL_QUEUE = PREFIX + "call:queue"        # hash sid -> queue name
+QUEUE_STRATEGY = PREFIX + "queue:strategy"  # hash queue -> longest-idle | most-skilled | round-robin
 CALL_DECLINED = PREFIX + "call:declined"  # hash sid -> ",agent,agent," who declined or missed it
 CALL_AGENT = PREFIX + "call:agent"        # hash sid -> agent id once accepted
 CALL_SINCE = PREFIX + "call:since"        # hash sid -> ms when it entered the queue

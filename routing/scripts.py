@@ -45,27 +45,32 @@ local function reserve(sid, agent, waiting_key, rid, now, timeout)
 end
 """
 
-# Offer a waiting call to the longest-idle qualified agent.
-# KEYS[1..13] = COMMON_KEYS; KEYS[14] = the call's waiting zset; KEYS[15..] = availability zsets, one per
-# required skill in the order of the call's requirements (or the any-skill zset when it needs none).
+# Offer a waiting call to a qualified agent chosen by the queue's strategy: longest-idle (the first qualified in
+# idle order), most-skilled (the highest total level over the required skills among the candidates examined) or
+# round-robin (the one offered a call least recently among the candidates examined).
+# KEYS[1..13] = COMMON_KEYS; KEYS[14] = the call's waiting zset; KEYS[15] = AGENT_LAST_OFFER;
+# KEYS[16] = QUEUE_STRATEGY; KEYS[17..] = availability zsets, one per required skill (or the any-skill zset).
 # ARGV[1] = call sid, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms),
-# ARGV[5] = candidates read per batch, ARGV[6] = most candidates examined.
+# ARGV[5] = candidates read per batch, ARGV[6] = most candidates examined, ARGV[7] = queue name.
 # Returns {reservation id, sid, agent, expires} or false when no agent qualifies now.
 OFFER_FOR_CALL = COMMON_KEYS + """
 local sid, now, rid, timeout = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local batch, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
+local LAST_OFFER = KEYS[15]
+local strategy = redis.call('HGET', KEYS[16], ARGV[7]) or 'longest-idle'
 if redis.call('HGET', CALL_STATE, sid) ~= 'waiting' then return false end
 local req = requirements(sid)
 -- scan the smallest availability index: cost follows the few agents who could take the call, not all agents
-local index, smallest = KEYS[15], redis.call('ZCARD', KEYS[15])
-for i = 16, #KEYS do
+local index, smallest = KEYS[17], redis.call('ZCARD', KEYS[17])
+for i = 18, #KEYS do
   local size = redis.call('ZCARD', KEYS[i])
   if size < smallest then index, smallest = KEYS[i], size end
 end
+local best, best_rank = nil, nil
 local start, examined = 0, 0
 while examined < limit do
   local ids = redis.call('ZRANGE', index, start, start + batch - 1)
-  if #ids == 0 then return false end
+  if #ids == 0 then break end
   local kept = 0
   for _, agent in ipairs(ids) do
     examined = examined + 1
@@ -74,13 +79,29 @@ while examined < limit do
     else
       kept = kept + 1
       if qualified(agent, req) and not declined(sid, agent) then
-        return reserve(sid, agent, KEYS[14], rid, now, timeout)
+        if strategy == 'longest-idle' then
+          best = agent
+          break
+        end
+        local rank
+        if strategy == 'most-skilled' then
+          rank = 0
+          for _, r in ipairs(req) do
+            rank = rank - tonumber(redis.call('HGET', AGENT_SKILLS, agent .. '|' .. r[1]) or '0')
+          end
+        else
+          rank = tonumber(redis.call('HGET', LAST_OFFER, agent) or '0')
+        end
+        if best_rank == nil or rank < best_rank then best, best_rank = agent, rank end
       end
     end
   end
+  if best ~= nil and strategy == 'longest-idle' then break end
   start = start + kept
 end
-return false
+if best == nil then return false end
+redis.call('HSET', LAST_OFFER, best, now)
+return reserve(sid, best, KEYS[14], rid, now, timeout)
 """
 
 # Offer the best waiting call this agent qualifies for: highest priority first, then longest waiting.

@@ -217,3 +217,16 @@ def test_escalation_relaxes_requirements_and_raises_priority(acd, redis):
     assert escalate_call("CA1", {"billing": 1}, None, connection=redis)
     assert acd.offers_for("novice")[0].call_sid == "CA1"  # the job offered it at once
     assert not acd.escalate("CA1", {}, None)  # offered, not waiting: nothing to relax
+
+
+def test_most_skilled_and_round_robin_strategies(acd):
+    available(acd, Agent("idle-longest", "I", {"billing": 2}), T0)
+    available(acd, Agent("expert", "E", {"billing": 9}), T0 + 1)
+    acd.set_strategy("collections", "most-skilled")
+    assert acd.enqueue("CA1", "collections", {"billing": 1}, now_ms=T0 + 2).agent == "expert"
+    for agent in ("a", "b"):
+        available(acd, Agent(agent, agent.upper(), {"outages": 1}, capacity=5), T0 + 3)
+    acd.set_strategy("outages", "round-robin")
+    agents = [acd.enqueue(f"CB{i}", "outages", {"outages": 1}, now_ms=T0 + 10 + i).agent for i in range(4)]
+    assert agents[0] != agents[1] and agents[:2] == agents[2:]  # they take turns
+    assert acd.enqueue("CC1", "general", {"billing": 1}, now_ms=T0 + 20).agent == "idle-longest"
