@@ -65,7 +65,7 @@ class CallService:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
 
     # -- public API ----------------------------------------------------------------------------------------------
-    def start(self, call_sid: str, caller: str, called: str, render: Renderer) -> str:
+    def start(self, call_sid: str, caller: str, called: str, render: Renderer, base_url: str | None = None) -> str:
         """A new call arrives: pin the current flow version, create the session, run to the first prompt.
 
         ``render(instructions, seq)`` turns the engine's answer into TwiML; the TwiML is stored with the session
@@ -83,7 +83,7 @@ class CallService:
         twiml = render(result.instructions, 1)
         # One round trip: the session (create-if-absent), the call's record and its first steps.
         pipe = self.sessions.redis.pipeline(transaction=False)
-        self.sessions.create(call_sid, Session(1, result.state.to_dict(), twiml), pipe=pipe)
+        self.sessions.create(call_sid, Session(1, result.state.to_dict(), twiml, base_url), pipe=pipe)
         self.calllog.start(call_sid, caller=caller, called=called, flow=result.state.flow, version=version,
                            started_at=now.timestamp(), pipe=pipe)
         self.calllog.add_steps(call_sid, result.log, pipe=pipe)

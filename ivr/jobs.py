@@ -16,9 +16,13 @@ from typing import Any
 
 import redis as redis_lib
 from rq import Queue, Retry, get_current_job
+from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import keys
 from ivr.calllog import CallLog
+from ivr.config import Settings
+from ivr.sessions import SessionStore
+from ivr.twilio_rest import CallGone, TwilioRest
 from routing.acd import AgentStatus, Distributor, Offer
 from routing.config import QueueConfig
 
@@ -144,6 +148,40 @@ def escalate_call(call_sid: str, skills: dict[str, int] | None, priority: int | 
         if offer is not None:
             schedule_offer_expiry(connection, offer)
     return changed
+
+
+def schedule_max_wait(connection: redis_lib.Redis, call_sid: str, queue: QueueConfig) -> None:
+    if queue.max_wait:
+        Queue(QUEUE_NAME, connection=connection).enqueue_in(
+            timedelta(seconds=queue.max_wait), enforce_max_wait, call_sid, queue.on_max_wait,
+            result_ttl=600, retry=Retry(max=3, interval=[1, 5, 30]))
+
+
+def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redis | None = None) -> str:
+    """A call still waiting at its queue's maximum wait overflows to another queue, or leaves the queue: the
+    live call is redirected (Twilio REST) to the flow, which goes on from its queue node's ``next``."""
+    connection = connection or get_current_job().connection
+    acd = Distributor(connection)
+    if acd.call_state(call_sid) != "waiting":
+        return "not waiting"
+    if on_max_wait.startswith("queue:"):
+        offer = acd.move(call_sid, on_max_wait[len("queue:"):])
+        if offer is not None:
+            schedule_offer_expiry(connection, offer)
+        return "moved"
+    settings = Settings.from_env()
+    session = SessionStore(connection, settings.session_ttl).load(call_sid)
+    base = settings.public_url or (session.base_url if session else None)
+    if session is None or not base or not acd.leave(call_sid):
+        return "call gone"
+    response = VoiceResponse()
+    response.redirect(f"{base}/twilio/continue?seq={session.seq}&on=leave", method="POST")
+    try:
+        TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url).redirect(
+            call_sid, str(response))
+    except CallGone:
+        return "call gone"
+    return "left"
 
 
 def daily_stats(connection: redis_lib.Redis, day: str) -> dict[str, int]:

@@ -28,11 +28,11 @@ end
 return 1
 """
 
-# KEYS[1] = session hash. ARGV[1] = seq, ARGV[2] = state JSON, ARGV[3] = twiml, ARGV[4] = ttl.
+# KEYS[1] = session hash. ARGV[1] = seq, ARGV[2] = state JSON, ARGV[3] = twiml, ARGV[4] = ttl, ARGV[5] = base URL.
 # Creates the session only if it does not exist; returns 1 when created.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'state', ARGV[2], 'twiml', ARGV[3])
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'state', ARGV[2], 'twiml', ARGV[3], 'base', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
@@ -47,6 +47,7 @@ class Session:
     seq: int
     state: dict[str, Any]
     twiml: str | None = None
+    base_url: str | None = None  # how Twilio reaches us for this call (to build URLs outside a webhook)
 
 
 def decode(raw: dict[bytes, bytes]) -> Session | None:
@@ -54,7 +55,8 @@ def decode(raw: dict[bytes, bytes]) -> Session | None:
     if not raw:
         return None
     try:
-        return Session(int(raw[b"seq"]), json.loads(raw[b"state"]), raw.get(b"twiml", b"").decode() or None)
+        return Session(int(raw[b"seq"]), json.loads(raw[b"state"]), raw.get(b"twiml", b"").decode() or None,
+                       raw.get(b"base", b"").decode() or None)
     except (KeyError, ValueError) as e:
         raise SessionError("session is corrupt") from e
 
@@ -71,7 +73,7 @@ class SessionStore:
     def create(self, call_sid: str, session: Session, pipe: redis_lib.client.Pipeline | None = None) -> bool:
         """Store a new session unless one exists; True when created (on ``pipe``: the result comes back from
         ``pipe.execute()``)."""
-        args = [session.seq, json.dumps(session.state), session.twiml or "", self.ttl]
+        args = [session.seq, json.dumps(session.state), session.twiml or "", self.ttl, session.base_url or ""]
         try:
             return bool(self._create(keys=[keys.session(call_sid)], args=args, client=pipe or self.redis))
         except redis_lib.RedisError as e:

@@ -355,6 +355,31 @@ class Distributor:
             return self.finish(call_sid, now_ms)
         return None
 
+    def move(self, call_sid: str, queue: str, now_ms: int | None = None) -> Offer | None:
+        """A waiting call overflows into ``queue``, keeping its place (arrival time and priority)."""
+        old = self.redis.hget(keys.CALL_QUEUE, call_sid)
+        if old is None or self.call_state(call_sid) != "waiting":
+            return None
+        score = self.redis.hget(keys.CALL_SCORE, call_sid)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(keys.waiting(old.decode()), call_sid)
+        pipe.hset(keys.CALL_QUEUE, call_sid, queue)
+        pipe.zadd(keys.waiting(queue), {call_sid: float(score)})
+        pipe.sadd(keys.QUEUE_NAMES, queue)
+        pipe.execute()
+        return self.offer_for_call(call_sid, now_ms)
+
+    def leave(self, call_sid: str) -> bool:
+        """Take a waiting call out of its queue (maximum wait reached); False when it was not waiting."""
+        queue = self.redis.hget(keys.CALL_QUEUE, call_sid)
+        if queue is None or self.call_state(call_sid) != "waiting":
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.CALL_STATE, call_sid, "ended")
+        pipe.zrem(keys.waiting(queue.decode()), call_sid)
+        pipe.execute()
+        return True
+
     def abandon(self, call_sid: str, now_ms: int | None = None) -> None:
         """The caller hung up while waiting: the call leaves its queue."""
         queue = self.redis.hget(keys.CALL_QUEUE, call_sid)

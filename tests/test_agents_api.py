@@ -179,3 +179,25 @@ def test_when_no_agent_is_signed_in_the_queue_overflows_or_lets_the_caller_leave
     assert says == ["To leave a message and have us call you back, press 1. For the main menu, press 9."]
     steps = app.extensions["ivr"].calllog.get(SID)["steps"]
     assert any(s.get("reason") == "no agents signed in" for s in steps)
+
+
+def test_maximum_wait_takes_the_caller_out_of_the_queue(app, alice, twilio_rest, redis, monkeypatch):
+    from ivr.jobs import enforce_max_wait
+    rest, url = twilio_rest
+    monkeypatch.setenv("TWILIO_API_URL", url)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    queued_caller(app)
+    assert enforce_max_wait(SID, "voicemail", connection=redis) == "left"
+    redirect = ET.fromstring(rest.config["updates"][0]["Twiml"]).find("Redirect").text
+    assert redirect == "http://localhost/twilio/continue?seq=2&on=leave"
+    after = ET.fromstring(signed_post(app.test_client(), redirect, {"CallSid": SID}).data)
+    assert after.find("Gather/Say").text.startswith("To leave a message and have us call you back")
+    assert enforce_max_wait(SID, "voicemail", connection=redis) == "not waiting"
+
+
+def test_maximum_wait_can_overflow_into_another_queue(app, alice, redis):
+    from ivr.jobs import enforce_max_wait
+    queued_caller(app)
+    assert enforce_max_wait(SID, "queue:outages", connection=redis) == "moved"
+    router = app.extensions["ivr"].calls.router
+    assert router.waiting("outages") == [SID] and router.waiting("general") == []

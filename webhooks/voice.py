@@ -18,13 +18,13 @@ from ivr.events import DialEnded, Event, Input, NoInput, QueueEnded, RecordingEn
 from ivr.instructions import Instruction
 from routing.config import Hold
 from webhooks import twiml
-from webhooks.security import public_url, twilio_signed
+from webhooks.security import public_base, public_url, twilio_signed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-EVENTS = ("gather", "noinput", "dial", "queue", "record")
+EVENTS = ("gather", "noinput", "dial", "queue", "record", "leave")
 FALLBACK_MESSAGE = "We're sorry, we are having technical difficulties."
 
 
@@ -78,7 +78,7 @@ def with_call_sid(view: Callable[[str], Response]) -> Callable[[], Response]:
 @with_call_sid
 def incoming(call_sid: str) -> Response:
     try:
-        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), _renderer()))
+        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), _renderer(), public_base()))
     except Exception:
         log.exception("incoming call %s failed; answering the fallback", call_sid)
         return xml(fallback_twiml())
@@ -98,6 +98,8 @@ def _event(kind: str) -> Callable[[datetime], Event]:
     if kind == "dial":
         status, duration = _field("DialCallStatus", 32) or "failed", _int_field("DialCallDuration")
         return lambda now: DialEnded(now, status, duration)
+    if kind == "leave":  # taken out of the queue by the distributor (maximum wait)
+        return lambda now: QueueEnded(now, "leave")
     if kind == "queue":
         result, queue_time = _field("QueueResult", 32) or "system-error", _int_field("QueueTime")
         return lambda now: QueueEnded(now, result, queue_time)
