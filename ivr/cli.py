@@ -281,9 +281,11 @@ def agents_simulate(url: str, token: str, decline: bool, calls: int | None) -> N
 @click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
 def worker(burst: bool) -> None:
     """Run an RQ worker for the IVR's background jobs."""
-    from rq import Worker
-    from ivr.jobs import QUEUE_NAME
-    Worker([QUEUE_NAME], connection=_redis(_settings())).work(burst=burst, with_scheduler=True)
+    from rq import Queue, Worker
+    from ivr.jobs import QUEUE_NAME, startup_sweep
+    redis = _redis(_settings())
+    Queue(QUEUE_NAME, connection=redis).enqueue(startup_sweep, result_ttl=600)  # what a dead worker left
+    Worker([QUEUE_NAME], connection=redis).work(burst=burst, with_scheduler=True)
 
 
 @main.command()

@@ -184,6 +184,38 @@ def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redi
     return "left"
 
 
+#: Seconds without a request from an agent's console before they are signed out.
+PRESENCE_TTL = 90
+
+
+def schedule_presence_check(connection: redis_lib.Redis, agent_id: str, seconds: float = PRESENCE_TTL) -> None:
+    Queue(QUEUE_NAME, connection=connection).enqueue_in(timedelta(seconds=seconds), check_presence, agent_id,
+                                                        result_ttl=600)
+
+
+def check_presence(agent_id: str, connection: redis_lib.Redis | None = None) -> bool:
+    """Sign the agent out if their console went quiet; otherwise look again when it would be overdue."""
+    connection = connection or get_current_job().connection
+    again = Distributor(connection).expire_presence(agent_id, PRESENCE_TTL * 1000)
+    if again is None:
+        return False
+    schedule_presence_check(connection, agent_id, max(1.0, (again - time.time() * 1000) / 1000))
+    return True
+
+
+def startup_sweep(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
+    """Run when a worker starts: whatever a dead worker left undone is re-derived from Redis (offers past their
+    expiry, finished calls not yet counted, agents whose presence was never checked)."""
+    connection = connection or get_current_job().connection
+    acd = Distributor(connection)
+    renewed = expire_offers(connection)
+    counted = count_finished_calls(connection)
+    signed_in = [a.id for a in acd.all_agents() if acd.status(a.id)[0] is not AgentStatus.OFFLINE]
+    for agent_id in signed_in:
+        check_presence(agent_id, connection)
+    return {"offers_renewed": renewed, "calls": counted, "agents_checked": len(signed_in)}
+
+
 def daily_stats(connection: redis_lib.Redis, day: str) -> dict[str, int]:
     """Counters of one UTC day (``YYYY-MM-DD``)."""
     raw = connection.hgetall(stats_keys(day)[0])

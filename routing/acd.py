@@ -133,6 +133,7 @@ class Distributor:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.AGENT_STATUS, agent_id, status.value)
         pipe.hset(keys.AGENT_SINCE, agent_id, now)
+        pipe.hset(keys.AGENT_SEEN, agent_id, now)
         if status is AgentStatus.AVAILABLE:
             pipe.hsetnx(keys.AGENT_IDLE, agent_id, now)
             pipe.hset(keys.AGENT_MISSED, agent_id, 0)
@@ -148,6 +149,23 @@ class Distributor:
         if status is None:
             raise UnknownAgent(agent_id)
         return AgentStatus(status.decode()), int(load or 0)
+
+    def touch(self, agent_id: str, now_ms: int | None = None) -> None:
+        """The agent's console or client reported in (presence)."""
+        self.redis.hset(keys.AGENT_SEEN, agent_id, now_ms if now_ms is not None else _now_ms())
+
+    def expire_presence(self, agent_id: str, ttl_ms: int, now_ms: int | None = None) -> int | None:
+        """Sign out an agent whose console stopped reporting for ``ttl_ms``. Returns when to check again (ms),
+        or None when the agent is offline (signed out now or before)."""
+        now = now_ms if now_ms is not None else _now_ms()
+        status, _load = self.status(agent_id)
+        if status is AgentStatus.OFFLINE:
+            return None
+        seen = int(self.redis.hget(keys.AGENT_SEEN, agent_id) or 0)
+        if now - seen >= ttl_ms:
+            self.set_status(agent_id, AgentStatus.OFFLINE, now)
+            return None
+        return seen + ttl_ms
 
     def status_since(self, agent_id: str) -> int | None:
         raw = self.redis.hget(keys.AGENT_SINCE, agent_id)

@@ -15,6 +15,7 @@ AGENT_LOAD = PREFIX + "agent:load"        # hash id -> calls offered or assigned
 AGENT_CAPACITY = PREFIX + "agent:capacity"  # hash id -> most calls at once
 AGENT_SKILLS = PREFIX + "agent:skills"    # hash "id|skill" -> level 1..10
 AGENT_MISSED = PREFIX + "agent:missed"    # hash id -> offers missed in a row
+AGENT_SEEN = PREFIX + "agent:seen"        # hash id -> ms when the agent's console or client last reported
 AGENT_LAST_OFFER = PREFIX + "agent:last-offer"  # hash id -> ms of the last call offered (round-robin)
 
 CALL_REQ = PREFIX + "call:req"            # hash sid -> "skill=level;skill=level"

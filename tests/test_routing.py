@@ -230,3 +230,31 @@ def test_most_skilled_and_round_robin_strategies(acd):
     agents = [acd.enqueue(f"CB{i}", "outages", {"outages": 1}, now_ms=T0 + 10 + i).agent for i in range(4)]
     assert agents[0] != agents[1] and agents[:2] == agents[2:]  # they take turns
     assert acd.enqueue("CC1", "general", {"billing": 1}, now_ms=T0 + 20).agent == "idle-longest"
+
+
+def test_presence_expires_when_the_console_stops_reporting(acd):
+    available(acd, Agent("quiet", "Q", {}), T0)
+    assert acd.expire_presence("quiet", 90_000, T0 + 60_000) == T0 + 90_000  # not yet: look again then
+    acd.touch("quiet", T0 + 80_000)
+    assert acd.expire_presence("quiet", 90_000, T0 + 100_000) == T0 + 170_000
+    assert acd.expire_presence("quiet", 90_000, T0 + 170_000) is None
+    assert acd.status("quiet") == (AgentStatus.OFFLINE, 0)
+
+
+def test_a_new_worker_finishes_what_a_dead_one_left(redis, redis_url):
+    """A worker died with offers past their expiry and a finished call uncounted: the next worker's startup sweep
+    (run by `ivr worker`) times the offers out and re-offers the calls, and counts the call."""
+    import subprocess
+    import sys
+    import time
+    past = int(time.time() * 1000) - 60_000  # the offer expired a minute ago: its timer died with the worker
+    acd = Distributor(redis, offer_timeout_ms=1)
+    available(acd, Agent("gone", "G", {}), past)
+    offer = acd.enqueue("CA1", "general", {}, now_ms=past + 2)
+    assert offer.agent == "gone"
+    acd.set_status("gone", AgentStatus.BREAK, past + 3)
+    available(acd, Agent("next", "N", {}), int(time.time() * 1000))
+    run = subprocess.run([sys.executable, "-m", "ivr.cli", "worker", "--burst"], capture_output=True, text=True,
+                         env={**os.environ, "REDIS_URL": redis_url}, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert [o.call_sid for o in acd.offers_for("next")] == ["CA1"]

@@ -12,6 +12,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.agents import AgentTokens
 from ivr.engine import CallState
+from ivr.jobs import schedule_presence_check
 from ivr.twilio_rest import CallGone, TwilioRestError
 from routing.acd import Agent, AgentStatus
 from webhooks.security import public_url
@@ -36,6 +37,7 @@ def agent_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if agent_id is None:
             return jsonify(error="missing or unknown agent token"), 401
         g.agent_id = agent_id
+        services().calls.router.touch(agent_id)  # every request from the console counts as presence
         return view(*args, **kwargs)
 
     return wrapper
@@ -84,8 +86,9 @@ def set_status():
         choices = ", ".join(s.value for s in AgentStatus)
         return jsonify(error=f"'status' must be one of {choices}"), 400
     offer = services().calls.router.set_status(g.agent_id, status)
-    if offer is not None:
-        services().calls.offered(offer)
+    services().calls.offered(offer)
+    if status is not AgentStatus.OFFLINE:
+        schedule_presence_check(services().redis, g.agent_id)
     return jsonify(status=status.value, offer=offer.reservation if offer else None)
 
 
