@@ -190,9 +190,7 @@ class CallService:
             target = queue.when_no_agents[len("queue:"):]
             request = dict(result.state.routing or {}, queue=target)
             result.state.routing = request
-            result.instructions[-1] = ins.Enqueue(ins.RoutingRequest(
-                queue=target, skills=dict(request.get("skills") or {}), priority=int(request.get("priority") or 0),
-                language=request.get("language"), timeout=request.get("timeout")))
+            result.instructions[-1] = ins.Enqueue(ins.RoutingRequest.from_dict(request))
             result.log.append({"flow": result.state.flow, "node": result.state.node, "kind": "queue",
                                "outcome": "overflow", "queue": target, "reason": "no agents signed in",
                                "at": self.clock().timestamp()})

@@ -515,11 +515,7 @@ class _Run:
             self.end(Disposition.ANSWERED)
             return
         self.record("agent-missed", agent=event.agent, status=event.status)
-        request = self.state.routing or {}
-        self.out.append(ins.Enqueue(ins.RoutingRequest(
-            queue=request.get("queue", ""), skills=dict(request.get("skills") or {}),
-            priority=int(request.get("priority") or 0), language=request.get("language"),
-            timeout=request.get("timeout"))))
+        self.out.append(ins.Enqueue(ins.RoutingRequest.from_dict(self.state.routing or {})))
 
     def on_recording(self, event: RecordingEnded) -> None:
         self.state.vars.update(recording_url=event.url, recording_duration=event.duration)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union
+from typing import Any, Mapping, Union
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,12 @@ class RoutingRequest:
     def to_dict(self) -> dict[str, Any]:
         return {"queue": self.queue, "skills": dict(self.skills), "priority": self.priority,
                 "language": self.language, "timeout": self.timeout}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RoutingRequest":
+        return cls(queue=data.get("queue", ""), skills=dict(data.get("skills") or {}),
+                   priority=int(data.get("priority") or 0), language=data.get("language"),
+                   timeout=data.get("timeout"))
 
 
 @dataclass(frozen=True)
