@@ -138,6 +138,7 @@ class Distributor:
             pipe.hsetnx(keys.AGENT_IDLE, agent_id, now)
             pipe.hset(keys.AGENT_MISSED, agent_id, 0)
         pipe.execute()
+        self.emit(agent_id, "status", status=status.value)
         if status is AgentStatus.AVAILABLE:
             self._index(agent)
             return self.offer_for_agent(agent_id, now)
@@ -166,6 +167,21 @@ class Distributor:
             self.set_status(agent_id, AgentStatus.OFFLINE, now)
             return None
         return seen + ttl_ms
+
+    def emit(self, agent_id: str, kind: str, **data: Any) -> None:
+        """Append an event to the agent's stream (kept short; consoles resume after the last id they saw)."""
+        self.redis.xadd(keys.agent_events(agent_id), {"kind": kind, "data": json.dumps(data)},
+                        maxlen=EVENTS_KEPT, approximate=True)
+
+    def events(self, agent_id: str, after: str = "$", block_ms: int | None = None,
+               count: int = 50) -> list[tuple[str, str, dict[str, Any]]]:
+        """Events after id ``after`` (``0``: all kept, ``$``: only new), waiting up to ``block_ms`` for one."""
+        reply = self.redis.xread({keys.agent_events(agent_id): after}, count=count, block=block_ms)
+        events = []
+        for _stream, entries in reply or []:
+            for event_id, fields in entries:
+                events.append((event_id.decode(), fields[b"kind"].decode(), json.loads(fields[b"data"])))
+        return events
 
     def status_since(self, agent_id: str) -> int | None:
         raw = self.redis.hget(keys.AGENT_SINCE, agent_id)
@@ -225,7 +241,7 @@ class Distributor:
             keys=[*COMMON, keys.waiting(queue), keys.AGENT_LAST_OFFER, keys.QUEUE_STRATEGY, *indexes],
             args=[call_sid, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
                   self.batch, self.scan_limit, queue])
-        return _offer(result)
+        return self._offered(_offer(result))
 
     def offer_for_agent(self, agent_id: str, now_ms: int | None = None) -> Offer | None:
         """Look for the best waiting call for an agent (when they become available or their slot frees up)."""
@@ -236,7 +252,13 @@ class Distributor:
             keys=[*COMMON, *(keys.waiting(q) for q in queues)],
             args=[agent_id, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
                   self.batch])
-        return _offer(result)
+        return self._offered(_offer(result))
+
+    def _offered(self, offer: Offer | None) -> Offer | None:
+        if offer is not None:
+            self.emit(offer.agent, "offer", reservation=offer.reservation, call_sid=offer.call_sid,
+                      expires=offer.expires)
+        return offer
 
     def waiting(self, queue: str) -> list[str]:
         """Call SIDs waiting in ``queue``, in the order they will be served."""
@@ -441,6 +463,9 @@ class Distributor:
         if not result:
             return None
         call_sid, agent_id, status = (part.decode() for part in result)
+        self.emit(agent_id, "offer-ended", reservation=reservation, call_sid=call_sid, outcome=outcome.value)
+        if status == AgentStatus.BREAK.value and outcome is Outcome.TIMEOUT:
+            self.emit(agent_id, "status", status=status, reason="missed offers")
         if status == AgentStatus.AVAILABLE.value:
             record = self.agent(agent_id)
             if record is not None:
@@ -451,6 +476,7 @@ class Distributor:
 
 
 STATS_TTL = 40 * 86400
+EVENTS_KEPT = 200
 
 
 def _day(ms: int) -> str:

@@ -51,3 +51,8 @@ def waiting(queue: str) -> str:
 def queue_stats(queue: str, day: str) -> str:
     """Hash of one queue's counters for one UTC day: entered, answered, answered_in_sl, abandoned, wait_ms."""
     return f"{PREFIX}stats:{queue}:{day}"
+
+
+def agent_events(agent_id: str) -> str:
+    """Stream of what happened to an agent (offers, their end, status changes), for their console."""
+    return f"{PREFIX}events:{agent_id}"

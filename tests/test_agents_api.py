@@ -3,6 +3,7 @@ live call redirected through Twilio's REST API (a real loopback stand-in), the a
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import xml.etree.ElementTree as ET
@@ -201,3 +202,37 @@ def test_maximum_wait_can_overflow_into_another_queue(app, alice, redis):
     assert enforce_max_wait(SID, "queue:outages", connection=redis) == "moved"
     router = app.extensions["ivr"].calls.router
     assert router.waiting("outages") == [SID] and router.waiting("general") == []
+
+
+def read_events(response, wanted: int) -> list[tuple[str | None, str, str]]:
+    """Parse the first ``wanted`` events of a Server-Sent Events response (then stop reading)."""
+    events, buffer = [], ""
+    for chunk in response.response:
+        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+        while "\n\n" in buffer:
+            block, buffer = buffer.split("\n\n", 1)
+            fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+            if "event" in fields:
+                events.append((fields.get("id"), fields["event"], fields["data"]))
+        if len(events) >= wanted:
+            response.close()
+            return events
+    return events
+
+
+def test_event_stream_pushes_offers_and_resumes_after_the_last_id(app, alice):
+    queued_caller(app)
+    client = app.test_client()
+    token = alice["Authorization"][7:]
+    client.post("/api/agent/status", json={"status": "available"}, headers=alice)
+    first = read_events(client.get(f"/api/agent/events?access_token={token}&after=0", buffered=False), 4)
+    kinds = [(kind, json.loads(data).get("status")) for _id, kind, data in first]
+    # what is pending first, then the history from the start: on break, available, offered
+    assert kinds == [("offer", None), ("status", "break"), ("status", "available"), ("offer", None)]
+    status_id = first[2][0]
+    resumed = read_events(client.get("/api/agent/events", headers={**alice, "Last-Event-ID": status_id},
+                                     buffered=False), 2)
+    assert [kind for _id, kind, _data in resumed] == ["offer", "offer"]  # pending, then the one after status
+    assert json.loads(resumed[1][2])["call_sid"] == SID
+    assert client.get("/api/agent/events", headers={**alice, "Last-Event-ID": "nope"}).status_code == 400
+    assert client.get("/api/agent/events?access_token=agt_wrong").status_code == 401

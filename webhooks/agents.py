@@ -4,6 +4,7 @@ wrap-up. Accepting redirects the waiting caller, through Twilio's REST API, to T
 from __future__ import annotations
 
 import functools
+import json
 import time
 from typing import Any, Callable
 
@@ -14,6 +15,7 @@ from ivr.agents import AgentTokens
 from ivr.engine import CallState
 from ivr.jobs import schedule_presence_check
 from ivr.twilio_rest import CallGone, TwilioRestError
+from routing import keys as keys_rt
 from routing.acd import Agent, AgentStatus
 from webhooks.security import public_url
 
@@ -33,7 +35,8 @@ def agent_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         given = request.headers.get("Authorization", "")
-        agent_id = AgentTokens(services().redis).agent_for(given[7:]) if given.startswith("Bearer ") else None
+        token = given[7:] if given.startswith("Bearer ") else request.args.get("access_token", "")  # EventSource
+        agent_id = AgentTokens(services().redis).agent_for(token) if token else None
         if agent_id is None:
             return jsonify(error="missing or unknown agent token"), 401
         g.agent_id = agent_id
@@ -142,6 +145,50 @@ def decline(reservation: str):
         return jsonify(error="no such offer for you"), 404
     services().calls.offered(router.decline(reservation))
     return jsonify(declined=True)
+
+
+#: How long one event stream stays open; the browser's EventSource reconnects with Last-Event-ID, so nothing is
+#: lost, and a sync worker is not held for longer than this.
+STREAM_SECONDS = 25
+HEARTBEAT_SECONDS = 10
+
+
+@bp.get("/events")
+@agent_required
+def events():
+    """Server-Sent Events: offers, their end, status changes, as they happen (``id:`` lines allow resuming)."""
+    agent_id = g.agent_id
+    router = services().calls.router
+    after = request.headers.get("Last-Event-ID") or request.args.get("after") or "$"
+    if after != "$" and not all(part.isdigit() for part in after.split("-")):
+        return jsonify(error="Last-Event-ID must be an event id such as 1700000000000-0"), 400
+    if after == "$":  # a fresh console first gets what is pending now
+        after = router.redis.xinfo_stream(keys_rt.agent_events(agent_id))["last-generated-id"].decode() \
+            if router.redis.exists(keys_rt.agent_events(agent_id)) else "0"
+
+    def stream():
+        nonlocal after
+        deadline = time.monotonic() + STREAM_SECONDS
+        yield "retry: 1000\n\n"
+        for offer in router.offers_for(agent_id):
+            yield _sse(None, "offer", {"reservation": offer.reservation, "call_sid": offer.call_sid,
+                                       "expires": offer.expires})
+        while time.monotonic() < deadline:
+            batch = router.events(agent_id, after, block_ms=HEARTBEAT_SECONDS * 1000)
+            router.touch(agent_id)  # an open console is a present agent
+            if not batch:
+                yield ": keep-alive\n\n"
+            for event_id, kind, data in batch:
+                after = event_id
+                yield _sse(event_id, kind, data)
+
+    return current_app.response_class(stream(), mimetype="text/event-stream",
+                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _sse(event_id: str | None, kind: str, data: dict[str, Any]) -> str:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {kind}\ndata: {json.dumps(data)}\n\n"
 
 
 @bp.post("/wrap-up")
