@@ -104,7 +104,7 @@ class CallLog:
         for sid in sids:
             pipe.hgetall(keys.call_summary(_decode(sid)))
         calls, expired = [], []
-        for sid, summary in zip(sids, pipe.execute()):
+        for sid, summary in zip(sids, pipe.execute(), strict=True):
             if summary:
                 calls.append(self._summary(summary))
             else:

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from ivr.config import Settings
-from ivr.errors import FlowError, IvrError, StoreError
+from ivr.errors import FlowError, StoreError
 
 #: gunicorn's advice for sync workers: two per core plus one.
 DEFAULT_WORKERS = 2 * (os.cpu_count() or 1) + 1
@@ -345,7 +345,7 @@ def call(url: str | None, from_: str, to: str, presses: tuple[str, ...], dial_st
 
 def _place_call(url, from_, to, caller, sample_backend, on_event):
     from ivr.runner import read_state
-    from ivr.simulator import HttpTransport, Simulator, WsgiTransport
+    from ivr.simulator import HttpTransport, Simulator
     if url:
         token = os.environ.get("TWILIO_AUTH_TOKEN") or read_state("auth_token")
         if not token:

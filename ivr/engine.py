@@ -22,7 +22,7 @@ from ivr.events import (
 )
 from ivr.flowmodel import (
     Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, Node, NodeKind, PausePart, PlayPart, Prompt,
-    QueueSpec, SayPart, Transfer, Voicemail,
+    QueueSpec, SayPart, Transfer,
 )
 from ivr.templating import Template, lookup
 

@@ -3,7 +3,7 @@ pure: time conditions and business hours are decided against the event's clock, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Union
 

@@ -140,7 +140,7 @@ def _ranges(raw: Any, path: str, problems: list[tuple[str, str]]) -> tuple[Minut
         else:
             ranges.append((start, end))
     ranges.sort()
-    for (a1, b1), (a2, b2) in zip(ranges, ranges[1:]):
+    for (a1, b1), (a2, b2) in zip(ranges, ranges[1:], strict=False):
         if a2 < b1:
             problems.append((path, f"ranges overlap: {_fmt(a1)}-{_fmt(b1)} and {_fmt(a2)}-{_fmt(b2)}"))
     return tuple(ranges)

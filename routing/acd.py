@@ -101,7 +101,7 @@ class Distributor:
         if old is not None:
             pipe.hdel(keys.AGENT_SKILLS, *(f"{agent.id}|{s}" for s in old.skills))
         if agent.skills:
-            pipe.hset(keys.AGENT_SKILLS, mapping={f"{agent.id}|{s}": int(l) for s, l in agent.skills.items()})
+            pipe.hset(keys.AGENT_SKILLS, mapping={f"{agent.id}|{s}": int(level) for s, level in agent.skills.items()})
         pipe.hset(keys.AGENT_CAPACITY, agent.id, agent.capacity)
         pipe.hsetnx(keys.AGENT_STATUS, agent.id, AgentStatus.OFFLINE.value)
         pipe.hsetnx(keys.AGENT_LOAD, agent.id, 0)
@@ -347,7 +347,7 @@ class Distributor:
             return False
         pipe = self.redis.pipeline(transaction=True)
         if skills is not None:
-            pipe.hset(keys.CALL_REQ, call_sid, ";".join(f"{s}={int(l)}" for s, l in sorted(skills.items())))
+            pipe.hset(keys.CALL_REQ, call_sid, ";".join(f"{s}={int(level)}" for s, level in sorted(skills.items())))
         if priority is not None:
             since = int(self.redis.hget(keys.CALL_SINCE, call_sid) or _now_ms())
             score = (100 - max(0, min(100, priority))) * PRIORITY_WEIGHT + since
