@@ -271,6 +271,7 @@ class CallService:
         lookups = 0
         while instructions and isinstance(instructions[-1], ins.Lookup):
             request = instructions.pop()
+            assert isinstance(request, ins.Lookup)
             lookups += 1
             remaining = LOOKUP_BUDGET_SECONDS - (time.monotonic() - started)
             if lookups > MAX_LOOKUPS_PER_TURN or remaining <= 0.1:

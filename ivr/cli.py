@@ -330,17 +330,24 @@ def _wait_forever(stack) -> None:
 def call(url: str | None, from_: str, to: str, presses: tuple[str, ...], dial_status: str, queue_result: str,
          sample_backend: bool) -> None:
     """Place a simulated call: interactive at a terminal, scripted with --press."""
-    from ivr.simulator import InteractiveCaller, ScriptedCaller, format_event
+    from ivr.simulator import InteractiveCaller, ScriptedCaller
     inputs = [p if p else None for p in presses]
     if presses or not sys.stdin.isatty():
         caller = ScriptedCaller(inputs, dial=dial_status, queue=queue_result)
     else:
         caller = InteractiveCaller(dial=dial_status, queue=queue_result)
     result = _place_call(url, from_, to, caller, sample_backend,
-                         on_event=lambda e: (line := format_event(e)) and click.echo(line))
+                         on_event=_print_event)
     click.echo(f"  outcome: {result.outcome}    (ivr calls show {result.call_sid})")
     if result.outcome == "error":
         sys.exit(1)
+
+
+def _print_event(event: Any) -> None:
+    from ivr.simulator import format_event
+    line = format_event(event)
+    if line:
+        click.echo(line)
 
 
 def _place_call(url, from_, to, caller, sample_backend, on_event):
@@ -391,10 +398,9 @@ def demo(port: int, once: bool) -> None:
     from ivr.agents import AgentTokens
     from ivr.runner import running_stack
     from ivr.simulator import (
-        HttpTransport, ScriptedCaller, SimulatedAgent, Simulator, TwilioRestStandIn, format_event,
+        HttpTransport, ScriptedCaller, SimulatedAgent, Simulator, TwilioRestStandIn,
     )
     from routing.acd import Agent, Distributor
-    echo = lambda line: click.echo(line)  # noqa: E731
     backend_url, stop_backend = run_backend_in_thread()
     rest = TwilioRestStandIn().start()
     click.echo(f"sample Northwind Energy backend on {backend_url}; Twilio's REST API simulated on {rest.url}")
@@ -408,14 +414,14 @@ def demo(port: int, once: bool) -> None:
             redis = _redis(_settings())
             Distributor(redis).register(Agent("olivia", "Olivia", {"outages": 6, "english": 5}, ("en",), 1,
                                               "client:olivia"))
-            agent = SimulatedAgent(stack.base_url, AgentTokens(redis).issue("olivia"), on_event=echo)
+            agent = SimulatedAgent(stack.base_url, AgentTokens(redis).issue("olivia"), on_event=click.echo)
             agent_thread = agent.start_thread(max_calls=1)
             click.echo(f"\ndemo call from {DEMO_CALLER} to {DEMO_NUMBER}: English, account balance for 12345674, "
                        "then a power outage report that reaches the outage team\n")
             caller = ScriptedCaller(["1", "1", "12345674#", "1", "9", "2", "10003"])
             sim = Simulator(HttpTransport(stack.base_url), stack.auth_token, rest=rest, queue_patience=30)
             result = sim.place_call(DEMO_CALLER, DEMO_NUMBER, caller,
-                                    on_event=lambda e: (line := format_event(e)) and click.echo(line))
+                                    on_event=_print_event)
             click.echo(f"  outcome: {result.outcome}\n")
             agent_thread.join(timeout=30)
             from ivr.calllog import CallLog

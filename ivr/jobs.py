@@ -43,6 +43,14 @@ return 1
 """
 
 
+def _job_connection() -> redis_lib.Redis:
+    """The Redis connection of the RQ job being run (jobs may also be called directly with one)."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("no connection given and not running inside an RQ job")
+    return job.connection
+
+
 def stats_keys(day: str) -> tuple[str, str]:
     # Hash tag keeps a day's two keys in one Redis Cluster slot (the script touches both).
     return f"{keys.PREFIX}stats:{{{day}}}", f"{keys.PREFIX}stats:{{{day}}}:counted"
@@ -62,7 +70,7 @@ def enqueue_count(connection: redis_lib.Redis) -> None:
 
 def count_finished_calls(connection: redis_lib.Redis | None = None, batch: int = 500) -> dict[str, Any]:
     """Count every finished call waiting on the list; returns how many were new."""
-    connection = connection or get_current_job().connection
+    connection = connection or _job_connection()
     seen = counted = 0
     while True:
         sids = connection.lrange(keys.FINISHED_CALLS, 0, batch - 1)
@@ -81,7 +89,7 @@ def count_finished_calls(connection: redis_lib.Redis | None = None, batch: int =
 
 def finalize_call(call_sid: str, connection: redis_lib.Redis | None = None) -> dict[str, Any]:
     """Fold one finished call into its day's statistics (calls, per flow, per disposition, per status)."""
-    connection = connection or get_current_job().connection
+    connection = connection or _job_connection()
     record = CallLog(connection, STATS_TTL).get(call_sid)
     if record is None or not record.get("status"):
         return {"counted": False, "reason": "no finished call record"}
@@ -103,7 +111,7 @@ def schedule_offer_expiry(connection: redis_lib.Redis, offer: Offer) -> None:
 
 def expire_offers(connection: redis_lib.Redis | None = None) -> list[str]:
     """Time out every offer past its expiry (idempotent: re-derived from Redis); each call is offered again."""
-    connection = connection or get_current_job().connection
+    connection = connection or _job_connection()
     renewed = Distributor(connection).expire_offers()
     for offer in renewed:
         schedule_offer_expiry(connection, offer)
@@ -117,7 +125,7 @@ def schedule_wrap_up_end(connection: redis_lib.Redis, agent_id: str, seconds: in
 
 def end_wrap_up(agent_id: str, connection: redis_lib.Redis | None = None) -> bool:
     """Wrap-up time is over: the agent becomes available (unless they changed status meanwhile)."""
-    connection = connection or get_current_job().connection
+    connection = connection or _job_connection()
     acd = Distributor(connection)
     status, _load = acd.status(agent_id)
     if status is not AgentStatus.WRAP_UP:
@@ -140,7 +148,7 @@ def schedule_escalation(connection: redis_lib.Redis, call_sid: str, queue: Queue
 
 def escalate_call(call_sid: str, skills: dict[str, int] | None, priority: int | None,
                   connection: redis_lib.Redis | None = None) -> bool:
-    connection = connection or get_current_job().connection
+    connection = connection or _job_connection()
     acd = Distributor(connection)
     changed = acd.escalate(call_sid, skills, priority)
     if changed:
@@ -160,7 +168,7 @@ def schedule_max_wait(connection: redis_lib.Redis, call_sid: str, queue: QueueCo
 def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redis | None = None) -> str:
     """A call still waiting at its queue's maximum wait overflows to another queue, or leaves the queue: the
     live call is redirected (Twilio REST) to the flow, which goes on from its queue node's ``next``."""
-    connection = connection or get_current_job().connection
+    connection = connection or _job_connection()
     acd = Distributor(connection)
     if acd.call_state(call_sid) != "waiting":
         return "not waiting"
@@ -195,7 +203,7 @@ def schedule_presence_check(connection: redis_lib.Redis, agent_id: str, seconds:
 
 def check_presence(agent_id: str, connection: redis_lib.Redis | None = None) -> bool:
     """Sign the agent out if their console went quiet; otherwise look again when it would be overdue."""
-    connection = connection or get_current_job().connection
+    connection = connection or _job_connection()
     again = Distributor(connection).expire_presence(agent_id, PRESENCE_TTL * 1000)
     if again is None:
         return False
@@ -206,7 +214,7 @@ def check_presence(agent_id: str, connection: redis_lib.Redis | None = None) -> 
 def startup_sweep(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
     """Run when a worker starts: whatever a dead worker left undone is re-derived from Redis (offers past their
     expiry, finished calls not yet counted, agents whose presence was never checked)."""
-    connection = connection or get_current_job().connection
+    connection = connection or _job_connection()
     acd = Distributor(connection)
     renewed = expire_offers(connection)
     counted = count_finished_calls(connection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from ivr.jobs import (
 )
 from ivr.twilio_rest import TwilioRest
 from routing.acd import Distributor
+from routing.config import QueueConfig
 from ivr.redisserver import EmbeddedRedis, connect
 from ivr.sessions import SessionStore
 from ivr.store import FlowStore
@@ -41,6 +43,12 @@ class Services:
     calls: CallService
     twilio: TwilioRest
     embedded: EmbeddedRedis | None = None
+
+
+def _schedule_queue_timers(redis_client: redis_lib.Redis, call_sid: str, queue: QueueConfig) -> None:
+    """A call entered an agent queue: its escalation steps and maximum wait become RQ jobs."""
+    schedule_escalation(redis_client, call_sid, queue)
+    schedule_max_wait(redis_client, call_sid, queue)
 
 
 def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redis | None = None,
@@ -72,8 +80,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
                         on_closed=lambda: enqueue_count(redis_client), router=Distributor(redis_client),
                         on_offer=lambda offer: schedule_offer_expiry(redis_client, offer),
                         on_wrap_up=lambda agent, seconds: schedule_wrap_up_end(redis_client, agent, seconds),
-                        on_queued=lambda call_sid, queue: (schedule_escalation(redis_client, call_sid, queue),
-                                                           schedule_max_wait(redis_client, call_sid, queue)))
+                        on_queued=functools.partial(_schedule_queue_timers, redis_client))
     twilio = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token or "unset", settings.twilio_api_url)
     app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, embedded)
     if publish_flows:
