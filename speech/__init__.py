@@ -1,2 +1,2 @@
-"""Speech (Vosk recognition, audio, pyttsx3 prompts). Arrives with the speech issue; until then menus carry their
-spoken phrases in the flow language and every prompt is answered by keys."""
+"""Speech: telephone audio, Twilio Media Streams messages, and (with the speech issue) Vosk recognition and
+pyttsx3 prompts. No Flask, no routing: the HTTP edge feeds it frames and gets events back."""
