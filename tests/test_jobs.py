@@ -52,3 +52,37 @@ def test_a_job_that_died_half_way_loses_nothing(redis):
     SimpleWorker([QUEUE_NAME], connection=redis).work(burst=True)
     assert job.latest_result().return_value == {"seen": 3, "counted": 2}
     assert daily_stats(redis, "2026-11-18")["calls"] == 3
+
+
+def test_a_worker_killed_mid_job_loses_nothing_and_counts_nothing_twice(redis, redis_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rq import Retry
+    from rq.registry import StartedJobRegistry
+
+    for sid in ("CA1", "CA2", "CA3"):
+        finished_call(redis, sid)
+    queue = Queue(QUEUE_NAME, connection=redis)
+    job = queue.enqueue("interrupted_jobs.count_with_a_pause", "gate", "started", retry=Retry(max=2))
+    tests_dir = str(Path(__file__).resolve().parent)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from rq import Worker; from ivr.redisserver import connect; "
+         f"Worker(['{QUEUE_NAME}'], connection=connect(sys.argv[1])).work(burst=True)", redis_url],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([tests_dir, os.environ.get("PYTHONPATH", "")])},
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert redis.blpop(["started"], timeout=60) is not None  # the job counted CA1, then stopped at the gate
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse die mid-job
+    worker.wait(timeout=30)
+    assert daily_stats(redis, "2026-11-18")["calls"] == 1 and redis.llen(keys.FINISHED_CALLS) == 3
+
+    StartedJobRegistry(QUEUE_NAME, connection=redis).cleanup(timestamp=job.enqueued_at.timestamp() + 3600)
+    assert job.id in queue.job_ids  # abandoned, so retried
+    redis.rpush("gate", "open")
+    redis.rpush("gate", "open")
+    SimpleWorker([QUEUE_NAME], connection=redis).work(burst=True)
+    assert daily_stats(redis, "2026-11-18")["calls"] == 3  # all counted, none twice
+    assert redis.llen(keys.FINISHED_CALLS) == 0
