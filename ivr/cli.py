@@ -276,6 +276,25 @@ def agents_simulate(url: str, token: str, decline: bool, calls: int | None) -> N
         agent.stop()
 
 
+# -- speech --------------------------------------------------------------------------------------------------------
+@main.group()
+def speech() -> None:
+    """Speech recognition models."""
+
+
+@speech.command("models")
+def speech_models() -> None:
+    """Installed Vosk models and the languages they serve (packages, and $IVR_SPEECH_MODELS_DIR)."""
+    from speech.models import discover
+    models = discover(os.environ.get("IVR_SPEECH_MODELS_DIR"))
+    if not models:
+        click.echo("no speech models installed: flows still work by keys")
+        return
+    for model in models:
+        size = sum(f.stat().st_size for f in model.path.rglob("*") if f.is_file()) / 1e6
+        click.echo(f"{model.language:<8} {size:>7.0f} MB  {model.source}  ({model.path})")
+
+
 # -- running -------------------------------------------------------------------------------------------------------
 @main.command()
 @click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")

