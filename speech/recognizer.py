@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Iterable, Sequence
 
-from speech.audio import TWILIO_RATE, Resampler, duration_ms, ulaw_to_pcm
+from speech.audio import TWILIO_RATE, Resampler, duration_ms, rms, ulaw_to_pcm
 
+#: Continuous sound that counts as the caller starting to speak (shorter bursts are clicks and line noise).
+SPEECH_ONSET_MS = 60
 #: The rate the recognizer runs at: the small models are trained on 16 kHz audio, and feeding them 8 kHz
 #: directly loses most words (measured with the Korean model), so telephone audio is upsampled first.
 RECOGNIZER_RATE = 16000
@@ -53,10 +55,11 @@ def normalize(text: str) -> str:
 
 class StreamRecognizer:
     """Recognizes one answer. ``phrases`` are what the node expects; ``no_input_ms`` is how long to wait for
-    speech to start, ``max_utterance_ms`` the longest answer listened to."""
+    speech to start, ``max_utterance_ms`` the longest answer listened to, and ``end_silence_ms`` of audio quieter
+    than ``silence_rms`` after speech ends the utterance (Vosk's own endpointing waits much longer)."""
 
     def __init__(self, model: Any, phrases: Sequence[str], *, no_input_ms: int = 5000,
-                 max_utterance_ms: int = 10000):
+                 max_utterance_ms: int = 10000, end_silence_ms: int = 300, silence_rms: int = 200):
         import vosk
         self.phrases = {normalize(p): p for p in phrases if normalize(p)}
         grammar = json.dumps(sorted(self.phrases), ensure_ascii=False)
@@ -66,6 +69,10 @@ class StreamRecognizer:
         self._resampler = Resampler(TWILIO_RATE, RECOGNIZER_RATE)
         self.no_input_ms = no_input_ms
         self.max_utterance_ms = max_utterance_ms
+        self.end_silence_ms = end_silence_ms
+        self.silence_rms = silence_rms
+        self.silent_ms = 0.0
+        self.loud_ms = 0.0
         self.heard_ms = 0.0
         self.speech_started_at: float | None = None
         self.result: Result | None = None
@@ -79,8 +86,15 @@ class StreamRecognizer:
         if self.result is not None:
             return []
         pcm = self._resampler.convert(ulaw_to_pcm(ulaw))
-        self.heard_ms += duration_ms(pcm, RECOGNIZER_RATE)
+        chunk_ms = duration_ms(pcm, RECOGNIZER_RATE)
+        self.heard_ms += chunk_ms
+        loud = rms(pcm) >= self.silence_rms
+        self.silent_ms = 0.0 if loud else self.silent_ms + chunk_ms
+        self.loud_ms = self.loud_ms + chunk_ms if loud else 0.0
         events: list[Any] = []
+        if self.speech_started_at is None and self.loud_ms >= SPEECH_ONSET_MS:
+            self.speech_started_at = self.heard_ms  # sound before any word: the caller is talking
+            events.append(SpeechStarted())
         if self._vosk.AcceptWaveform(pcm):
             final = json.loads(self._vosk.Result())
             if final.get("text"):
@@ -95,7 +109,9 @@ class StreamRecognizer:
         if self.speech_started_at is None and self.heard_ms >= self.no_input_ms:
             self.result = Result(Outcome.NO_INPUT, audio_ms=int(self.heard_ms))
             events.append(self.result)
-        elif self.speech_started_at is not None and self.heard_ms - self.speech_started_at >= self.max_utterance_ms:
+        elif self.speech_started_at is not None and (
+                self.silent_ms >= self.end_silence_ms  # the caller stopped: do not wait for Vosk's own endpoint
+                or self.heard_ms - self.speech_started_at >= self.max_utterance_ms):
             events.extend(self._finish(json.loads(self._vosk.FinalResult())))
         return events
 

@@ -89,6 +89,8 @@ def test_a_spoken_phrase_streams_to_a_match_with_barge_in_first(tmp_path, korean
     result = events[-1]
     assert isinstance(result, Result) and result.outcome is Outcome.MATCH and result.phrase == "정전"
     assert 0 < result.confidence <= 1
+    speech_ms = 1000 * (len(ulaw) - 16000) / 8000  # the clip without the second of silence we added
+    assert result.audio_ms <= speech_ms + recognizer.end_silence_ms + 40  # ended by silence, not by the stream
 
 
 def test_silence_is_no_input_and_keys_end_recognition(korean):
