@@ -89,8 +89,11 @@ def test_a_spoken_phrase_streams_to_a_match_with_barge_in_first(tmp_path, korean
     result = events[-1]
     assert isinstance(result, Result) and result.outcome is Outcome.MATCH and result.phrase == "정전"
     assert 0 < result.confidence <= 1
-    speech_ms = 1000 * (len(ulaw) - 16000) / 8000  # the clip without the second of silence we added
-    assert result.audio_ms <= speech_ms + recognizer.end_silence_ms + 40  # ended by silence, not by the stream
+    from speech.audio import rms
+    loud = [i for i in range(0, len(ulaw), 160) if rms(ulaw_to_pcm(ulaw[i:i + 160])) >= recognizer.silence_rms]
+    speech_end_ms = 1000 * (loud[-1] + 160) / 8000
+    # ended by 300 ms of silence after the last sound, not by the second of silence the stream went on with
+    assert speech_end_ms + recognizer.end_silence_ms - 40 <= result.audio_ms <= speech_end_ms + 400
 
 
 def test_silence_is_no_input_and_keys_end_recognition(korean):
