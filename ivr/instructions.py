@@ -39,11 +39,29 @@ Prompt = Union[Say, Play, Pause]
 
 
 @dataclass(frozen=True)
+class Listen:
+    """How to listen for speech at a prompt (carried by :class:`Gather`; ``None`` there means keys only).
+
+    ``phrases`` are what the node expects (the recognizer's grammar when ``grammar`` is true; with ``grammar``
+    false the model hears free speech, for intents and entities). Times are in milliseconds: how long to wait for
+    speech to start, the silence that ends an utterance, and the longest utterance listened to.
+    """
+
+    phrases: tuple[str, ...] = ()
+    grammar: bool = True
+    no_input_ms: int = 5000
+    end_silence_ms: int = 300
+    max_utterance_ms: int = 10000
+
+
+@dataclass(frozen=True)
 class Gather:
-    """Play ``prompts`` while collecting keys (and, later, speech).
+    """Play ``prompts`` while collecting keys and, when ``listen`` is set, speech.
 
     ``timeout`` is Twilio's: seconds to wait for the first key and between keys. ``finish_on_key`` is ``""`` when
-    no key ends input. ``hints`` are the phrases the current node accepts (used by speech recognition).
+    no key ends input. ``hints`` are the phrases the current node accepts. The HTTP edge renders a Gather with
+    ``listen`` as a two-way media stream (``<Connect><Stream>``) when a speech model serves ``language``, and as a
+    keys-only ``<Gather>`` otherwise: a flow whose language has no model still works by keys.
     """
 
     prompts: tuple[Prompt, ...]
@@ -52,7 +70,7 @@ class Gather:
     timeout: int = 5
     hints: tuple[str, ...] = ()
     language: str | None = None
-    speech: bool = False
+    listen: Listen | None = None
 
 
 class DialKind(str, Enum):
