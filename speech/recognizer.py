@@ -49,6 +49,16 @@ class Partial:
     text: str
 
 
+#: What models call speech outside their vocabulary: "[unk]" in the official English models, "<UNK>" in Kaldi
+#: recipes such as the Korean one.
+UNKNOWN_WORDS = ("[unk]", "<UNK>", "<unk>")
+
+
+def unknown_word(model: Any) -> str | None:
+    """The model's word for "none of these", so a grammar can say it instead of forcing a guess."""
+    return next((w for w in UNKNOWN_WORDS if model.vosk_model_find_word(w) >= 0), None)
+
+
 def normalize(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -62,7 +72,9 @@ class StreamRecognizer:
                  max_utterance_ms: int = 10000, end_silence_ms: int = 300, silence_rms: int = 200):
         import vosk
         self.phrases = {normalize(p): p for p in phrases if normalize(p)}
-        grammar = json.dumps(sorted(self.phrases), ensure_ascii=False)
+        # The unknown word lets the decoder say "none of these": without it every sound is forced onto a phrase.
+        unknown = unknown_word(model) if self.phrases else None
+        grammar = json.dumps(sorted(self.phrases) + ([unknown] if unknown else []), ensure_ascii=False)
         self._vosk = vosk.KaldiRecognizer(model, RECOGNIZER_RATE, grammar) if self.phrases \
             else vosk.KaldiRecognizer(model, RECOGNIZER_RATE)
         self._vosk.SetWords(True)
@@ -132,10 +144,11 @@ class StreamRecognizer:
 
     def _finish(self, final: dict[str, Any]) -> list[Any]:
         text = final.get("text", "")
-        words: Iterable[dict[str, Any]] = final.get("result") or []
+        words: Iterable[dict[str, Any]] = [w for w in final.get("result") or [] if w.get("word") not in UNKNOWN_WORDS]
         confs = [float(w.get("conf", 0.0)) for w in words]
         confidence = round(sum(confs) / len(confs), 3) if confs else None
-        phrase = self.phrases.get(normalize(text))
+        known = " ".join(w for w in text.split() if w not in UNKNOWN_WORDS).lower()
+        phrase = self.phrases.get(known) if known else None
         outcome = Outcome.MATCH if phrase is not None else Outcome.NO_MATCH
         self.result = Result(outcome, text, phrase, confidence, audio_ms=int(self.heard_ms))
         return [self.result]

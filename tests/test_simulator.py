@@ -95,6 +95,13 @@ def peer_app() -> Flask:
         r.say(f"Recorded {request.form['RecordingDuration']} seconds.")
         return xml(r)
 
+    @app.post("/after-stream")
+    def after_stream():
+        r = VoiceResponse()
+        r.say("Stream ended.")
+        r.hangup()
+        return xml(r)
+
     @app.post("/twilio/status")
     def status():
         return Response(status=204)
@@ -168,11 +175,13 @@ def test_record_posts_a_recording(sim):
     assert result.said[-1] == "Recorded 12 seconds."
 
 
-def test_connect_stream_is_reported_with_parameters(sim):
-    result = call(sim, "4")
+def test_a_stream_that_cannot_connect_goes_on_to_the_connect_action_as_twilio_does(sim):
+    result = call(sim, "4", None)
     stream = result.of_kind("stream")[0].data
-    assert result.outcome == "stream" and stream["url"] == "wss://example.test/media"
-    assert stream["parameters"] == {"call": result.call_sid} and stream["action"] == "/after-stream"
+    assert stream["url"] == "wss://example.test/media" and stream["action"] == "/after-stream"
+    assert stream["parameters"] == {"call": result.call_sid}
+    assert result.errors[0].startswith("media stream to wss://example.test/media failed")
+    assert result.said[-1] == "Stream ended." and result.outcome == "hangup"
 
 
 def test_illegal_nesting_is_a_contract_error(sim):

@@ -113,3 +113,13 @@ def test_a_stream_that_stops_mid_word_still_gives_an_answer(tmp_path, korean):
     recognizer = StreamRecognizer(korean, PHRASES)
     stream(recognizer, ulaw)
     assert recognizer.end().outcome is Outcome.MATCH and recognizer.result.phrase == "상담원"
+
+
+@pytest.mark.parametrize("word", ["비행기", "감사합니다"])
+def test_speech_outside_the_grammar_is_no_match_not_a_forced_guess(word, tmp_path, korean):
+    """The grammar lets the decoder answer nothing, or words of the phrases in an order that is no phrase."""
+    from speech.recognizer import Outcome, StreamRecognizer
+    ulaw = telephone_audio(word, tmp_path / "speech.wav") + pcm_to_ulaw(b"\x00\x00" * 8000)
+    recognizer = StreamRecognizer(korean, PHRASES)
+    stream(recognizer, ulaw)
+    assert recognizer.result.outcome is Outcome.NO_MATCH and recognizer.result.phrase is None

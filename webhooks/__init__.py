@@ -6,7 +6,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import redis as redis_lib
 from flask import Flask, Response, jsonify, request
@@ -17,6 +17,7 @@ from ivr.calllog import CallLog
 from ivr.calls import CallService, HttpClient
 from ivr.config import Settings
 from ivr.flowrepo import FlowRepository
+from ivr.listening import ListenStore
 from ivr.jobs import (
     enqueue_count, schedule_escalation, schedule_max_wait, schedule_offer_expiry, schedule_wrap_up_end,
 )
@@ -26,6 +27,7 @@ from routing.config import QueueConfig
 from ivr.redisserver import EmbeddedRedis, connect
 from ivr.sessions import SessionStore
 from ivr.store import FlowStore
+from speech.models import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,21 @@ class Services:
     calllog: CallLog
     calls: CallService
     twilio: TwilioRest
+    listening: ListenStore
+    models: ModelRegistry
     embedded: EmbeddedRedis | None = None
+    #: prompt descriptions -> 8 kHz mu-law audio to play into a media stream (None: prompts are spoken first)
+    prompt_audio: Callable[[Sequence[Mapping[str, str]]], bytes] | None = None
+
+    def preload_speech(self) -> None:
+        """Load the speech models the live flows need now, not during a caller's first speech prompt."""
+        try:
+            _version, bundle = self.repo.current()
+        except Exception:
+            return
+        for language in {flow.language for flow in bundle.flows.values()}:
+            if self.models.serves(language):
+                self.models.get(language)
 
 
 def _schedule_queue_timers(redis_client: redis_lib.Redis, call_sid: str, queue: QueueConfig) -> None:
@@ -82,7 +98,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
                         on_wrap_up=lambda agent, seconds: schedule_wrap_up_end(redis_client, agent, seconds),
                         on_queued=functools.partial(_schedule_queue_timers, redis_client))
     twilio = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token or "unset", settings.twilio_api_url)
-    app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, embedded)
+    app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, ListenStore(redis_client),
+                                     ModelRegistry(settings.speech_models_dir), embedded)
     if publish_flows:
         try:
             repo.publish_at_start(settings.flows_dir)
@@ -93,8 +110,10 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import agents, api, voice
+    from webhooks import agents, api, media, voice
     app.register_blueprint(voice.bp)
+    app.register_blueprint(media.bp)
+    media.sock.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(agents.bp)
 

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
 
-from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from ivr import instructions as ins
 
 #: ``url_for_event(kind)`` → absolute URL of our continue endpoint for that event kind.
 UrlFor = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """Where a speech prompt's two-way media stream goes: the ``wss://`` URL, the ``<Parameter>``s that identify
+    the call and the prompt, and whether the prompt's audio is played into the stream (else it is spoken first)."""
+
+    url: str
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    prompts_in_stream: bool = False
+
+
+#: ``stream_for(gather)`` → the stream for a speech prompt, or None to take keys only (no model, say).
+StreamFor = Callable[[ins.Gather], "StreamTarget | None"]
 
 
 def _add_prompt(parent: VoiceResponse | Gather, prompt: ins.Prompt) -> None:
@@ -21,12 +36,29 @@ def _add_prompt(parent: VoiceResponse | Gather, prompt: ins.Prompt) -> None:
         parent.pause(length=prompt.seconds)
 
 
-def render(instructions: Sequence[ins.Instruction], url_for: UrlFor, wait_url: str) -> str:
+def _add_stream(response: VoiceResponse, item: ins.Gather, target: StreamTarget, url_for: UrlFor) -> None:
+    """A speech prompt: ``<Connect>`` blocks until our stream handler closes the socket, then Twilio requests the
+    action URL, where the flow goes on with what was heard."""
+    if not target.prompts_in_stream:
+        for prompt in item.prompts:
+            _add_prompt(response, prompt)
+    connect = Connect(action=url_for("speech"), method="POST")
+    stream = connect.stream(url=target.url)
+    for name, value in target.parameters.items():
+        stream.parameter(name=name, value=value)
+    response.append(connect)
+
+
+def render(instructions: Sequence[ins.Instruction], url_for: UrlFor, wait_url: str,
+           stream_for: StreamFor | None = None) -> str:
     """Build the TwiML document answering one webhook."""
     response = VoiceResponse()
     for item in instructions:
         if isinstance(item, (ins.Say, ins.Play, ins.Pause)):
             _add_prompt(response, item)
+        elif isinstance(item, ins.Gather) and item.listen is not None and stream_for is not None \
+                and (target := stream_for(item)) is not None:
+            _add_stream(response, item, target, url_for)
         elif isinstance(item, ins.Gather):
             gather = Gather(action=url_for("gather"), method="POST", input="dtmf", timeout=item.timeout,
                             finish_on_key=item.finish_on_key, num_digits=item.num_digits,

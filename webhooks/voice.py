@@ -15,17 +15,21 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.calls import CallService
 from ivr.errors import SessionError
 from ivr.events import DialEnded, Event, Input, NoInput, QueueEnded, RecordingEnded
-from ivr.instructions import Instruction
+from ivr.instructions import Gather, Instruction
+from ivr.listening import ListenTurn
 from routing.config import Hold
 from webhooks import twiml
+from webhooks.media import stream_url
 from webhooks.security import public_base, public_url, twilio_signed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-EVENTS = ("gather", "noinput", "dial", "queue", "record", "leave")
+EVENTS = ("gather", "noinput", "dial", "queue", "record", "leave", "speech")
 FALLBACK_MESSAGE = "We're sorry, we are having technical difficulties."
+#: What the engine is told when the caller spoke but nothing recognizable was heard (Vosk's own notation).
+UNRECOGNIZED = "[unk]"
 
 
 def _service() -> CallService:
@@ -53,11 +57,32 @@ def _int_field(name: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _renderer() -> Callable[[list[Instruction], int], str]:
+def _renderer(call_sid: str) -> Callable[[list[Instruction], int], str]:
     def render(instructions: list[Instruction], seq: int) -> str:
         return twiml.render(instructions, lambda kind: public_url(f"/twilio/continue?seq={seq}&on={kind}"),
-                            public_url("/twilio/wait"))
+                            public_url("/twilio/wait"), stream_for=lambda gather: _stream_for(call_sid, seq, gather))
     return render
+
+
+def _stream_for(call_sid: str, seq: int, gather: Gather) -> twiml.StreamTarget | None:
+    """A speech prompt becomes a media stream when a model serves its language; otherwise it takes keys."""
+    services = current_app.extensions["ivr"]
+    if not services.models.serves(gather.language or "en-US"):
+        return None
+    turn = ListenTurn.for_gather(call_sid, seq, gather, services.settings.twilio_auth_token)
+    services.listening.put_turn(turn)
+    return twiml.StreamTarget(stream_url(), {"call_sid": call_sid, "seq": str(seq), "token": turn.token})
+
+
+def _speech_event(call_sid: str, seq: int) -> Callable[[datetime], Event]:
+    """What the media stream of prompt ``seq`` heard, as the engine's input (nothing stored: silence)."""
+    heard = current_app.extensions["ivr"].listening.heard(call_sid, seq)
+    if heard is None or heard.outcome == "no-input":
+        return lambda now: NoInput(now)
+    if heard.outcome == "dtmf":
+        return lambda now: Input(now, digits=heard.digits)
+    said = heard.phrase if heard.outcome == "match" and heard.phrase else (heard.text or UNRECOGNIZED)
+    return lambda now: Input(now, speech=said, confidence=heard.confidence)
 
 
 def with_call_sid(view: Callable[[str], Response]) -> Callable[[], Response]:
@@ -78,7 +103,8 @@ def with_call_sid(view: Callable[[str], Response]) -> Callable[[], Response]:
 @with_call_sid
 def incoming(call_sid: str) -> Response:
     try:
-        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), _renderer(), public_base()))
+        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), _renderer(call_sid),
+                                    public_base()))
     except Exception:
         log.exception("incoming call %s failed; answering the fallback", call_sid)
         return xml(fallback_twiml())
@@ -117,7 +143,8 @@ def continue_call(call_sid: str) -> Response:
     if kind not in EVENTS:
         kind, seq = "noinput", -1  # an unknown event can only replay the current answer
     try:
-        return xml(_service().advance(call_sid, seq, _event(kind), _renderer()))
+        event = _speech_event(call_sid, seq) if kind == "speech" else _event(kind)
+        return xml(_service().advance(call_sid, seq, event, _renderer(call_sid)))
     except SessionError as e:
         log.warning("call %s: %s; answering the fallback", call_sid, e)
     except Exception:
@@ -170,7 +197,7 @@ def agent_leg(call_sid: str) -> Response:
     agent = "".join(ch for ch in request.args.get("agent", "")[:64] if ch.isalnum() or ch in "-_.")
     try:
         return xml(_service().agent_leg_ended(call_sid, agent, _field("DialCallStatus", 32) or "failed",
-                                              _renderer()))
+                                              _renderer(call_sid)))
     except Exception:
         log.exception("agent leg of %s failed; answering the fallback", call_sid)
         return xml(fallback_twiml())

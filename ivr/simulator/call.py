@@ -19,12 +19,14 @@ from twilio.request_validator import RequestValidator
 from ivr.errors import IvrError
 from ivr.simulator.inputs import HANGUP, Caller, GatherInfo, ScriptedCaller
 from ivr.simulator.rest import Redirect, TwilioRestStandIn
+from ivr.simulator.stream import Answer, run_stream
 from ivr.simulator.transport import HttpResponse, Transport
 
 RESPONSE_VERBS = {"Say", "Play", "Pause", "Gather", "Dial", "Enqueue", "Leave", "Hangup", "Redirect", "Reject",
                   "Record", "Connect", "Start", "Stop", "Refer", "Sms"}
 GATHER_CHILDREN = {"Say", "Play", "Pause"}
 DIAL_NOUNS = {"Number", "Client", "Sip", "Queue", "Conference"}
+CONNECT_NOUNS = {"Stream", "Conversation", "VirtualAgent", "Room"}
 WAIT_URL_VERBS = {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"}
 
 
@@ -70,9 +72,11 @@ class Simulator:
 
     def __init__(self, transport: Transport, auth_token: str, account_sid: str = "AC" + "0" * 32,
                  voice_path: str = "/twilio/voice", status_path: str = "/twilio/status",
-                 rest: TwilioRestStandIn | None = None, queue_patience: float = 0.0):
+                 rest: TwilioRestStandIn | None = None, queue_patience: float = 0.0, speech_pace: float = 0.0):
         """``rest``: the REST stand-in the server redirects calls through (to reach agents); a caller in a queue
-        then waits up to ``queue_patience`` seconds to be connected before their ``queue_result`` applies."""
+        then waits up to ``queue_patience`` seconds to be connected before their ``queue_result`` applies.
+        ``speech_pace``: 1.0 sends the caller's audio into media streams in real time, 0 as fast as possible."""
+        self.speech_pace = speech_pace
         self.rest = rest
         self.queue_patience = queue_patience
         self.transport = transport
@@ -217,11 +221,7 @@ class _Run:
             elif tag == "Leave":
                 self.emit("leave")
             elif tag == "Connect":
-                stream = verb.find("Stream")
-                params = {p.get("name"): p.get("value") for p in stream.iter("Parameter")} if stream is not None else {}
-                self.emit("stream", url=stream.get("url") if stream is not None else None, parameters=params,
-                          action=verb.get("action"))
-                raise _CallEnded("stream")
+                return self.connect(url, verb)
             else:
                 self.emit(tag.lower())
         return None, None
@@ -255,6 +255,49 @@ class _Run:
             return None  # Twilio goes on to the next verb
         action = urljoin(url, verb.get("action") or url)
         return action, self.request(action, {"Digits": digits})
+
+    def connect(self, url: str, verb: ET.Element) -> tuple[str | None, HttpResponse | None]:
+        """``<Connect><Stream>``: a two-way media stream; when the server closes it, Twilio requests the action."""
+        children = list(verb)
+        if len(children) != 1 or children[0].tag not in CONNECT_NOUNS:
+            self.emit("error", message="<Connect> must hold exactly one of " + ", ".join(sorted(CONNECT_NOUNS)))
+            raise _CallEnded("error")
+        stream = children[0]
+        stream_url = (stream.get("url") or "").strip()
+        if stream.tag != "Stream" or not stream_url.startswith(("wss://", "ws://")):
+            self.emit("error", message=f"<Connect><{stream.tag}> with url {stream_url!r} cannot be simulated")
+            raise _CallEnded("error")
+        if "?" in stream_url:
+            self.emit("error", message="a <Stream> url cannot carry a query string (Twilio drops it)")
+            raise _CallEnded("error")
+        params = {p.get("name") or "": p.get("value") or "" for p in stream.iter("Parameter")}
+        info = GatherInfo(None, "", 5, "speech dtmf", tuple(self.heard))
+        self.heard = []
+        self.emit("gather", num_digits=None, finish_on_key="", timeout=info.timeout, input=info.input,
+                  action=verb.get("action"))
+        self.emit("stream", url=stream_url, parameters=params, action=verb.get("action"))
+        raw = self.caller.gather(info)
+        if raw == HANGUP:
+            self.emit("caller-hangup")
+            raise _CallEnded("caller-hangup")
+        answer = Answer.parse(raw)
+        try:
+            report = run_stream(stream_url, self.sim.sign(stream_url, {}), self.result.call_sid, self.sim.account_sid,
+                                params, answer, self.sim.speech_pace)
+        except Exception as e:  # refused (403), unreachable: Twilio goes on to the action as the stream ended
+            self.emit("error", message=f"media stream to {stream_url} failed: {e}")
+            report = None
+        if report is not None:
+            if report.played_ms:
+                self.emit("stream-audio", played_ms=report.played_ms)
+            if report.cleared:
+                self.emit("barge-in")
+        self.emit("input", digits=answer.keys, speech=answer.text or answer.wav)
+        action = verb.get("action")
+        if not action:
+            return None, None
+        action = urljoin(url, action)
+        return action, self.request(action)
 
     def dial(self, url: str, verb: ET.Element) -> tuple[str, HttpResponse] | None:
         nouns = [child for child in verb if child.tag in DIAL_NOUNS]

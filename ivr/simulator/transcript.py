@@ -13,7 +13,13 @@ def format_event(event: CallEvent) -> str | None:
     if kind == "play":
         return f"  IVR plays {d['url']}"
     if kind == "input":
+        if d.get("speech"):
+            return f"  CALLER says: {d['speech']}"
         return f"  CALLER presses: {d['digits']}" if d["digits"] else "  CALLER: (silence)"
+    if kind == "stream-audio":
+        return f"  IVR plays {d['played_ms']} ms of prompt audio into the stream"
+    if kind == "barge-in":
+        return "  (the caller spoke over the prompt: the IVR stopped it)"
     if kind == "dial":
         return f"  → transferred to {d['target']} ({d['status']})"
     if kind == "enqueue":
@@ -29,7 +35,7 @@ def format_event(event: CallEvent) -> str | None:
     if kind == "caller-hangup":
         return "  → the caller hung up"
     if kind == "stream":
-        return f"  → media stream to {d['url']} {d['parameters']}"
+        return f"  → listening over a media stream ({d['url']})"
     if kind == "error":
         return f"  !! {d['message']}"
     return None

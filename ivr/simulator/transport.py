@@ -52,3 +52,26 @@ class WsgiTransport:
                                     base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else self.base_url)
         return HttpResponse(response.status_code, response.get_data(as_text=True),
                             (response.mimetype or "").strip())
+
+
+class LoopbackServer:
+    """An app served on a free loopback port by a thread of this process (werkzeug's threaded server), for what
+    needs real sockets — media streams — without starting gunicorn. Use as a context manager."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1"):
+        from werkzeug.serving import make_server
+        self._server = make_server(host, 0, app, threaded=True)
+        self.base_url = f"http://{host}:{self._server.server_port}"
+        self._thread: Any = None
+
+    def __enter__(self) -> "LoopbackServer":
+        import threading
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ivr-loopback", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

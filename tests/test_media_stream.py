@@ -1,0 +1,118 @@
+"""Speech prompts over a real WebSocket: the media endpoint, the real Korean Vosk model, and the simulator's side
+of Twilio's Media Streams protocol (speech synthesized by espeak-ng, keys as dtmf events)."""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import pytest
+from simple_websocket import Client, ConnectionError
+
+from ivr.instructions import Gather, Listen, Say
+from ivr.listening import ListenStore, ListenTurn
+from ivr.sessions import Session, SessionStore
+from ivr.simulator.stream import Answer, run_stream
+from speech.audio import pcm_to_ulaw
+from tests.test_webhooks import TOKEN, make_app, write_flows
+from twilio.request_validator import RequestValidator
+
+SID = "CA" + "b" * 32
+ACCOUNT = "AC" + "0" * 32
+PHRASES = ("상담원", "정전", "영업 시간", "요금")
+
+
+@pytest.fixture
+def served(redis, tmp_path):
+    from ivr.simulator import LoopbackServer
+    app = make_app(redis, write_flows(tmp_path / "flows"))
+    with LoopbackServer(app) as server:
+        yield app, server
+
+
+def listen_turn(app, seq: int = 3, phrases=PHRASES, **gather_args) -> ListenTurn:
+    """A live call waiting at speech prompt ``seq``, as the voice webhook leaves it."""
+    services = app.extensions["ivr"]
+    SessionStore(services.redis, 600).create(SID, Session(seq, {"call_sid": SID, "version": 1}))
+    gather = Gather((Say("말씀하세요"),), language="ko-KR", listen=Listen(phrases), **gather_args)
+    turn = ListenTurn.for_gather(SID, seq, gather, TOKEN)
+    services.listening.put_turn(turn)
+    return turn
+
+
+def stream(server, turn: ListenTurn, answer: Answer, *, call_sid: str = SID, token: str | None = None,
+           sign_with: str = TOKEN):
+    url = server.base_url.replace("http://", "ws://") + "/twilio/media"
+    headers = {"X-Twilio-Signature": RequestValidator(sign_with).compute_signature(url, {})}
+    params = {"call_sid": turn.call_sid, "seq": str(turn.seq), "token": token or turn.token}
+    return run_stream(url, headers, call_sid, ACCOUNT, params, answer)
+
+
+def test_a_spoken_phrase_is_recognized_and_the_server_ends_the_stream(served):
+    app, server = served
+    turn = listen_turn(app)
+    report = stream(server, turn, Answer(text="정전"))
+    heard = ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq)
+    assert heard is not None and heard.outcome == "match" and heard.phrase == "정전"
+    assert report.closed_by_server  # closing the socket is what sends Twilio to the <Connect action>
+
+
+def test_keys_on_the_stream_answer_a_speech_prompt(served):
+    app, server = served
+    turn = listen_turn(app, num_digits=4, finish_on_key="#")
+    stream(server, turn, Answer(keys="12#"))
+    heard = ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq)
+    assert heard is not None and (heard.outcome, heard.digits, heard.text) == ("dtmf", "12", "")
+
+
+def test_silence_is_no_input(served):
+    app, server = served
+    turn = listen_turn(app)
+    stream(server, turn, Answer())
+    heard = ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq)
+    assert heard is not None and heard.outcome == "no-input"
+
+
+@pytest.mark.parametrize("change", ["token", "call_sid", "stale"])
+def test_a_stream_must_match_the_call_and_its_prompt(served, change):
+    app, server = served
+    turn = listen_turn(app)
+    if change == "token":
+        report = stream(server, turn, Answer(text="정전"), token="0" * 32)
+    elif change == "call_sid":  # the parameters name one call, Twilio's start message another
+        report = stream(server, turn, Answer(text="정전"), call_sid="CA" + "c" * 32)
+    else:  # the call moved on since this prompt
+        SessionStore(app.extensions["ivr"].redis, 600).delete(SID)
+        listen_turn(app, seq=4)
+        report = stream(server, turn, Answer(text="정전"))
+    assert report.closed_by_server
+    assert ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq) is None
+
+
+def test_an_unsigned_upgrade_is_refused_before_any_audio(served):
+    app, server = served
+    turn = listen_turn(app)
+    with pytest.raises(ConnectionError) as refused:
+        stream(server, turn, Answer(text="정전"), sign_with="wrong-token")
+    assert refused.value.status_code == 403
+    url = server.base_url.replace("http://", "ws://") + "/twilio/media"
+    with pytest.raises(ConnectionError) as unsigned:
+        Client.connect(url)
+    assert unsigned.value.status_code == 403
+
+
+def tone(ms: int) -> bytes:
+    samples = 8 * ms
+    return pcm_to_ulaw(struct.pack(f"<{samples}h", *(int(6000 * math.sin(2 * math.pi * 440 * i / 8000))
+                                                     for i in range(samples))))
+
+
+def test_the_prompt_plays_into_the_stream_and_stops_when_the_caller_speaks(served):
+    app, server = served
+    app.extensions["ivr"].prompt_audio = lambda prompts: tone(3000)
+    turn = listen_turn(app)
+    report = stream(server, turn, Answer(text="상담원"))
+    assert report.played_ms == 3000 and report.marks == ["prompt-end"]
+    assert report.cleared  # barge-in: Twilio is told to drop the rest of the prompt
+    heard = ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq)
+    assert heard is not None and heard.phrase == "상담원"

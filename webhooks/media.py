@@ -1,0 +1,91 @@
+"""The media stream endpoint: Twilio's two-way ``<Connect><Stream>`` for speech prompts, over WebSocket.
+
+The upgrade request is signed by Twilio like any webhook (URL as Twilio requested it: ``wss://`` for an
+``https://`` public URL), so it is refused with 403 before any audio flows. The stream's ``<Parameter>``s name the
+call and the prompt; they are checked against the session and the stored turn, never trusted alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, current_app, request
+from flask_sock import Sock
+from twilio.request_validator import RequestValidator
+
+from ivr.listening import Heard, ListenStore, ListenTurn
+from speech.mediastream import Start
+from speech.recognizer import Result
+from speech.session import StreamSession, Turn
+from webhooks.security import public_url
+
+log = logging.getLogger(__name__)
+bp = Blueprint("media", __name__, url_prefix="/twilio")
+sock = Sock()
+
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+MEDIA_PATH = "/twilio/media"
+
+
+def stream_url() -> str:
+    """The media endpoint as Twilio must reach it: ``wss://`` (or ``ws://`` for a plain-HTTP development URL)."""
+    url = public_url(MEDIA_PATH)
+    return "wss://" + url[len("https://"):] if url.startswith("https://") else "ws://" + url[len("http://"):]
+
+
+@bp.before_request
+def signed_upgrade() -> Response | None:
+    """Refuse an unsigned or wrongly signed WebSocket upgrade before accepting it."""
+    token = current_app.config["IVR_SETTINGS"].twilio_auth_token
+    signature = request.headers.get("X-Twilio-Signature", "")
+    query = request.query_string.decode("latin-1")
+    url = stream_url() + (f"?{query}" if query else "")
+    if not token or not signature or not RequestValidator(token).validate(url, {}, signature):
+        log.warning("bad Twilio signature on the media stream upgrade %s", url)
+        return Response("invalid Twilio signature", 403, mimetype="text/plain")
+    return None
+
+
+def _resolve(start: Start) -> tuple[ListenTurn, Turn] | None:
+    """The stored prompt this stream answers, if its parameters, Twilio's call SID and the session agree."""
+    services = current_app.extensions["ivr"]
+    params = start.custom_parameters
+    call_sid, seq_text, token = params.get("call_sid", ""), params.get("seq", ""), params.get("token", "")
+    if not CALL_SID.match(call_sid) or call_sid != start.call_sid or not seq_text.isdigit() or len(seq_text) > 8:
+        log.warning("stream %s: parameters do not name this call", start.stream_sid)
+        return None
+    seq = int(seq_text)
+    stored = services.listening.turn(call_sid, seq)
+    session = services.calls.sessions.load(call_sid)
+    if stored is None or not stored.matches(call_sid, token) or session is None or session.seq != seq:
+        log.warning("stream %s for %s: no such speech prompt (seq %s)", start.stream_sid, call_sid, seq)
+        return None
+    audio = services.prompt_audio(stored.prompts) if services.prompt_audio else b""
+    return stored, Turn(stored.language, stored.phrases, stored.grammar, stored.no_input_ms,
+                        stored.end_silence_ms, stored.max_utterance_ms, stored.max_digits, stored.finish_key,
+                        stored.digit_timeout_ms, audio)
+
+
+@sock.route("/media", bp=bp)
+def media(ws) -> None:  # type: ignore[no-untyped-def]
+    services = current_app.extensions["ivr"]
+    listening: ListenStore = services.listening
+    turns: dict[str, ListenTurn] = {}
+
+    def resolve(start: Start) -> Turn | None:
+        found = _resolve(start)
+        if found is None:
+            return None
+        turns[start.stream_sid] = found[0]
+        return found[1]
+
+    def finished(start: Start, _turn: Turn, result: Result) -> None:
+        stored = turns[start.stream_sid]
+        listening.put_heard(stored.call_sid, stored.seq, Heard(
+            result.outcome.value, result.text, result.phrase, result.confidence, result.digits, result.audio_ms))
+
+    try:
+        StreamSession(ws, resolve, finished, services.models.get).run()
+    except Exception:  # the caller goes on by the <Connect action> webhook, as after silence
+        log.exception("media stream failed")
