@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from ivr.config import Settings
 from ivr.errors import IvrError
-from ivr.simulator import HANGUP, CallResult, GatherInfo, ScriptedCaller, Simulator, WsgiTransport
+from ivr.simulator import HANGUP, CallResult, GatherInfo, HttpTransport, LoopbackServer, ScriptedCaller, Simulator
 from ivr.simulator.transcript import format_transcript
 from ivr.yamlsource import YamlSyntaxError, format_path, load
 from routing.acd import Agent, AgentStatus
@@ -28,6 +28,10 @@ STEP = {"anyOf": [
     {"type": "object", "properties": {"press": {"type": ["string", "integer"]}}, "required": ["press"],
      "additionalProperties": False},
     {"type": "object", "properties": {"hear": {"type": "string"}}, "required": ["hear"],
+     "additionalProperties": False},
+    {"type": "object", "properties": {"say": {"type": "string", "minLength": 1}, "voice": {"type": "string"}},
+     "required": ["say"], "additionalProperties": False},
+    {"type": "object", "properties": {"play": {"type": "string", "minLength": 1}}, "required": ["play"],
      "additionalProperties": False},
 ]}
 AGENT = {"type": "object", "properties": {
@@ -88,10 +92,11 @@ class Report:
 class _ScenarioCaller(ScriptedCaller):
     """Plays a scenario's steps, checking every ``hear`` against what was said since the caller last acted."""
 
-    def __init__(self, steps: list[Any], problems: list[str], **kw: Any):
+    def __init__(self, steps: list[Any], problems: list[str], directory: Path = Path("."), **kw: Any):
         super().__init__(**kw)
         self.steps = list(steps)
         self.problems = problems
+        self.directory = directory
 
     def check_heard(self, heard: Iterable[str]) -> None:
         text = " ".join(heard)
@@ -109,6 +114,10 @@ class _ScenarioCaller(ScriptedCaller):
             return None
         if step == "hangup":
             return HANGUP
+        if "say" in step:  # spoken into the media stream (espeak-ng), as "say[voice]:words"
+            return f"say[{step['voice']}]:{step['say']}" if step.get("voice") else f"say:{step['say']}"
+        if "play" in step:  # a recording of the caller, relative to the scenario file
+            return f"wav:{self.directory / step['play']}"
         return str(step["press"])
 
 
@@ -201,10 +210,11 @@ def _run_one(path: Path, spec: dict[str, Any], flows_dir: Path, services: dict[s
                               capacity=int(agent.get("capacity", 1))))
         router.set_status(agent["id"], AgentStatus(agent.get("status", "available")),
                           int(clock.now.timestamp() * 1000))
-    caller = _ScenarioCaller(spec["steps"], result.problems, dial=spec.get("dial_status", "completed"),
+    caller = _ScenarioCaller(spec["steps"], result.problems, path.parent, dial=spec.get("dial_status", "completed"),
                              queue=spec.get("queue_result", "hangup"))
-    sim = Simulator(WsgiTransport(app), token)
-    call = sim.place_call(spec.get("from", "+15551230000"), spec.get("to", "+15550100100"), caller)
+    with LoopbackServer(app) as server:  # real sockets: speech prompts are WebSocket media streams
+        sim = Simulator(HttpTransport(server.base_url), token)
+        call = sim.place_call(spec.get("from", "+15551230000"), spec.get("to", "+15550100100"), caller)
     caller.check_heard(_heard_at_end(call))
     leftover = [s for s in caller.steps]
     if leftover:

@@ -68,7 +68,8 @@ class ScriptedCaller:
 
 
 class InteractiveCaller(ScriptedCaller):
-    """Asks a person for keys at each prompt: keys, empty line for silence, ``h`` to hang up."""
+    """Asks a person at each prompt: keys, ``say:words`` at a speech prompt, empty line for silence, ``h`` to hang
+    up."""
 
     def __init__(self, prompt_fn: Callable[[str], str] = input, print_fn: Callable[[str], None] = print, **kw):
         super().__init__(**kw)
@@ -79,7 +80,8 @@ class InteractiveCaller(ScriptedCaller):
         if self.position < len(self.inputs):
             return super().gather(info)
         try:
-            answer = self.prompt_fn("  keys (Enter = silence, h = hang up)> ").strip()
+            hint = "keys or say:words" if "speech" in info.input else "keys"
+            answer = self.prompt_fn(f"  {hint} (Enter = silence, h = hang up)> ").strip()
         except EOFError:
             return HANGUP
         if answer.lower() in ("h", "hangup", "q"):

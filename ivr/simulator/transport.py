@@ -59,14 +59,21 @@ class LoopbackServer:
     needs real sockets — media streams — without starting gunicorn. Use as a context manager."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1"):
-        from werkzeug.serving import make_server
-        self._server = make_server(host, 0, app, threaded=True)
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:  # the simulator prints the call instead
+                pass
+
+        self._server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
         self.base_url = f"http://{host}:{self._server.server_port}"
         self._thread: Any = None
 
     def __enter__(self) -> "LoopbackServer":
         import threading
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ivr-loopback", daemon=True)
+        # A short poll interval: shutdown() waits for the serving loop to notice (0.5 s by default).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="ivr-loopback", daemon=True)
         self._thread.start()
         return self
 
