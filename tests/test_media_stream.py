@@ -7,7 +7,7 @@ import math
 import struct
 
 import pytest
-from simple_websocket import Client, ConnectionError
+from simple_websocket import Client, ConnectionClosed, ConnectionError
 
 from ivr.instructions import Gather, Listen, Say
 from ivr.listening import ListenStore, ListenTurn
@@ -116,3 +116,18 @@ def test_the_prompt_plays_into_the_stream_and_stops_when_the_caller_speaks(serve
     assert report.cleared  # barge-in: Twilio is told to drop the rest of the prompt
     heard = ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq)
     assert heard is not None and heard.phrase == "상담원"
+
+
+def test_garbage_and_oversized_messages_never_reach_the_recognizer(served):
+    from ivr.simulator.stream import _Client
+    app, server = served
+    turn = listen_turn(app)
+    url = server.base_url.replace("http://", "ws://") + "/twilio/media"
+    ws = _Client.connect(url, headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, {})})
+    ws.send("not json")
+    ws.send('{"event": "media", "media": {"payload": "%%%"}}')
+    ws.send("x" * 200_000)  # over the message size limit: the server drops the connection
+    with pytest.raises(ConnectionClosed):
+        for _ in range(3):
+            ws.receive(timeout=5)
+    assert ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq) is None

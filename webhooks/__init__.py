@@ -77,7 +77,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(IVR_SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-                      MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES)
+                      MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+                      # a media frame is ~300 bytes of JSON: anything near this is not Twilio
+                      SOCK_SERVER_OPTIONS={"max_message_size": MAX_REQUEST_BYTES})
     if settings.trust_proxy:
         n = settings.trust_proxy
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore
