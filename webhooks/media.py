@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from flask_sock import Sock
 from twilio.request_validator import RequestValidator
 
+from ivr.config import DEFAULT_ACCOUNT_SID
 from ivr.listening import Heard, ListenStore, ListenTurn
 from speech.mediastream import Start
 from speech.recognizer import Result
@@ -54,6 +55,10 @@ def _resolve(start: Start) -> tuple[ListenTurn, Turn] | None:
     call_sid, seq_text, token = params.get("call_sid", ""), params.get("seq", ""), params.get("token", "")
     if not CALL_SID.match(call_sid) or call_sid != start.call_sid or not seq_text.isdigit() or len(seq_text) > 8:
         log.warning("stream %s: parameters do not name this call", start.stream_sid)
+        return None
+    account = services.settings.twilio_account_sid
+    if account != DEFAULT_ACCOUNT_SID and start.account_sid != account:
+        log.warning("stream %s: account %s is not ours", start.stream_sid, start.account_sid)
         return None
     seq = int(seq_text)
     stored = services.listening.turn(call_sid, seq)
