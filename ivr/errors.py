@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 
 class IvrError(Exception):
     """Base of every error raised by the ivr package."""
 
 
+class Severity(str, Enum):
+    """An error makes a flow invalid; a warning is worth knowing but the flow still works."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem found in a flow file, located precisely.
 
-    Rendered as ``file:line: path: message`` so editors and CI logs can jump to it.
+    Rendered as ``file:line: path: message`` (``file:line: path: warning: message`` for a warning) so editors and
+    CI logs can jump to it.
     """
 
     file: str
     line: int
     path: str
     message: str
+    severity: Severity = Severity.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
 
     def __str__(self) -> str:
         location = f"{self.file}:{self.line}"
-        return f"{location}: {self.path}: {self.message}" if self.path else f"{location}: {self.message}"
+        message = self.message if self.is_error else f"{self.severity.value}: {self.message}"
+        return f"{location}: {self.path}: {message}" if self.path else f"{location}: {message}"
 
 
 class FlowError(IvrError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -18,22 +18,37 @@ from jsonschema import Draft202012Validator
 from ivr import flowschema as fs
 from ivr.conditions import Condition, parse_condition
 from ivr.durations import parse_duration
-from ivr.errors import Diagnostic, FlowError
+from ivr.errors import Diagnostic, FlowError, Severity
 from ivr.flowmodel import (
-    Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, MenuOption, Node, NodeKind, PausePart, PlayPart, Prompt,
-    QueueSpec, Retry, SayPart, Transfer, Voicemail, normalize_number,
+    Branch, Bundle, Collect, Flow, Hours, Listen, LookupSpec, LowConfidence, Menu, MenuOption, Node, NodeKind,
+    PausePart, PlayPart, Prompt, QueueSpec, Retry, SayPart, Speech, Transfer, Voicemail, normalize_number,
 )
 from ivr.schedule import Schedule, ScheduleError, parse_schedule
 from ivr.templating import Template, TemplateError
 from ivr.yamlsource import Path, SourceMap, YamlSyntaxError, load
 from routing.config import RoutingConfig, parse_queues
 from routing.errors import QueueConfigError
+from speech.intents import base_language
+from speech.models import ModelInfo, discover
 
 #: Variables every call has without defining them.
 BUILTIN_VARIABLES = frozenset({
     "caller", "called", "call_sid", "flow", "language", "today", "now_time", "last_input", "hours",
-    "recording_url", "recording_duration", "transfer_status", "queue_result", "lookup_status",
+    "recording_url", "recording_duration", "transfer_status", "queue_result", "lookup_status", "heard",
 })
+#: Default wording of the low-confidence confirmation and of the request to repeat, by language.
+CONFIRM_PROMPTS = {
+    "en": "Did you say {{heard}}? Say yes or press 1 if that is right. Say no or press 2 to try again.",
+    "es": "¿Dijo {{heard}}? Diga sí u oprima 1 si es correcto. Diga no u oprima 2 para intentarlo de nuevo.",
+    "ko": "{{heard}}, 맞습니까? 맞으면 예라고 말씀하시거나 1번을, 아니면 아니요라고 말씀하시거나 2번을 눌러 주세요.",
+}
+REPEAT_PROMPTS = {
+    "en": "Sorry, I didn't catch that.",
+    "es": "Disculpe, no le entendí.",
+    "ko": "죄송합니다. 잘 알아듣지 못했습니다.",
+}
+#: Limits of the speech timings, in seconds.
+SPEECH_LIMITS = {"no_input": (1.0, 60.0), "end_silence": (0.1, 5.0), "max_utterance": (1.0, 120.0)}
 FLOW_SUFFIXES = (".yaml", ".yml")
 #: The file beside the flows that configures agent queues (routing), published with them.
 QUEUES_FILE_NAMES = ("queues.yaml", "queues.yml")
@@ -69,8 +84,12 @@ def load_bundle(sources: Mapping[str, str], *, service_urls: Mapping[str, str] |
     return checker.run()
 
 
-def check_files(paths: Sequence[str | FsPath]) -> list[Diagnostic]:
-    """Diagnostics for the given files or directories (empty when valid); used by ``ivr flows check``."""
+def check_files(paths: Sequence[str | FsPath], *, models_dir: str | FsPath | None = None) -> list[Diagnostic]:
+    """Diagnostics for the given files or directories (empty when valid); used by ``ivr flows check``.
+
+    Besides errors, a valid bundle gets a warning for each flow that listens for speech in a language no
+    installed speech model (package, or directory in ``models_dir``) serves: such a flow works by keys only.
+    """
     sources: dict[str, str] = {}
     diagnostics: list[Diagnostic] = []
     for raw in paths:
@@ -89,10 +108,27 @@ def check_files(paths: Sequence[str | FsPath]) -> list[Diagnostic]:
         diagnostics.append(Diagnostic(".", 1, "", "no flow files found"))
     if sources:
         try:
-            load_bundle(sources)
+            bundle = load_bundle(sources)
         except FlowError as e:
             diagnostics.extend(e.diagnostics)
+        else:
+            diagnostics.extend(model_warnings(bundle, discover(models_dir)))
     return sorted(diagnostics, key=lambda d: (d.file, d.line, d.path, d.message))
+
+
+def model_warnings(bundle: Bundle, models: Sequence[ModelInfo]) -> list[Diagnostic]:
+    """A warning for each flow listening for speech in a language none of ``models`` serves."""
+    warnings = []
+    for flow in bundle.flows.values():
+        if flow.speech is None or any(m.serves(flow.language) for m in models):
+            continue
+        warnings.append(Diagnostic(
+            flow.file, flow.speech_line, "speech",
+            f"no speech model for {flow.language} is installed, so callers can only press keys (unpack a Vosk "
+            f"model into IVR_SPEECH_MODELS_DIR or install a vosk-model-{base_language(flow.language)} package; "
+            "'ivr speech models' lists what is installed)",
+            Severity.WARNING))
+    return warnings
 
 
 def flow_name(filename: str) -> str:
@@ -119,6 +155,9 @@ class _FileState:
     queues_used: list[tuple[Path, str, dict[str, int]]] = field(default_factory=list)
     time_conditions: list[Path] = field(default_factory=list)
     nodes: dict[str, Node] = field(default_factory=dict)
+    speech: Speech | None = None
+    speech_declared: bool = False
+    intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class _BundleChecker:
@@ -242,6 +281,8 @@ class _BundleChecker:
         for svc, spec in services.items():
             if isinstance(spec, dict) and "timeout" in spec:
                 self.duration(st, ("services", svc, "timeout"), spec["timeout"], 0.1, 30)
+        st.intents = self.intents(st, raw.get("intents"))
+        st.speech = self.flow_speech(st, raw.get("speech"), language, voice)
         for name, node_raw in nodes_raw.items():
             node = self.build_node(st, name, node_raw, language, voice, defaults, services)
             if node is not None:
@@ -264,7 +305,8 @@ class _BundleChecker:
         return Flow(name=st.name, file=st.file, language=language, voice=voice, timezone=timezone, start=start,
                     nodes=dict(st.nodes), variables=dict(raw.get("variables") or {}),
                     inputs=tuple(raw.get("inputs") or ()), numbers=tuple(raw.get("numbers") or ()),
-                    default=bool(raw.get("default")))
+                    default=bool(raw.get("default")), speech=st.speech, speech_line=st.smap.line(("speech",)),
+                    intents=dict(st.intents))
 
     def check_timezone(self, st: _FileState, tz: str) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -311,6 +353,94 @@ class _BundleChecker:
             elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
                 parts.append(SayPart(self.template(st, item_path, item), voice, language))
         return tuple(parts)
+
+    def intents(self, st: _FileState, raw: Any) -> dict[str, tuple[str, ...]]:
+        """The flow's ``intents``: name -> every phrase (its phrases, then its synonyms)."""
+        if not isinstance(raw, dict):
+            return {}
+        intents: dict[str, tuple[str, ...]] = {}
+        owner: dict[str, str] = {}
+        for name, spec in raw.items():
+            path: Path = ("intents", name)
+            if isinstance(spec, list):
+                parts = [(path, spec)]
+            elif isinstance(spec, dict):
+                parts = [(path + (key,), spec.get(key) or []) for key in ("phrases", "synonyms")]
+            else:
+                continue
+            phrases: list[str] = []
+            for ppath, items in parts:
+                for i, item in enumerate(items):
+                    if not isinstance(item, str):
+                        continue
+                    phrase = " ".join(item.split())
+                    low = phrase.lower()
+                    if not phrase:
+                        self.error(st, ppath + (i,), "empty phrase")
+                    elif low in owner and owner[low] != name:
+                        self.error(st, ppath + (i,), f"phrase '{phrase}' is already used by intent '{owner[low]}'")
+                    elif low not in owner:
+                        owner[low] = name
+                        phrases.append(phrase)
+            if not phrases:
+                self.error(st, path, f"intent '{name}' has no phrases")
+            intents[name] = tuple(phrases)
+        return intents
+
+    def flow_speech(self, st: _FileState, raw: Any, language: str, voice: str | None) -> Speech | None:
+        """The flow's ``speech`` block (None when absent or disabled: the flow is keys-only)."""
+        if not isinstance(raw, dict):
+            return None
+        st.speech_declared = True
+        lang = base_language(language)
+        confirm = self.prompt(st, ("speech", "confirm_prompt"),
+                              raw.get("confirm_prompt", CONFIRM_PROMPTS.get(lang, CONFIRM_PROMPTS["en"])),
+                              voice, language)
+        repeat = self.prompt(st, ("speech", "repeat_prompt"),
+                             raw.get("repeat_prompt", REPEAT_PROMPTS.get(lang, REPEAT_PROMPTS["en"])),
+                             voice, language)
+        base = Speech(confidence=0.5, low_confidence=LowConfidence.CONFIRM, confirm_prompt=confirm, repeat_prompt=repeat, no_input_ms=5000, end_silence_ms=300,
+                      max_utterance_ms=10000)
+        speech = self.speech_timing(st, ("speech",), raw, base)
+        return speech if raw.get("enabled", True) is True else None
+
+    def confidence(self, st: _FileState, path: Path, raw: Any) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            return 0.5  # reported by the schema
+        if not 0 <= raw <= 1:
+            self.error(st, path, f"confidence {raw} is out of range (0 to 1)")
+            return 0.5
+        return float(raw)
+
+    def speech_timing(self, st: _FileState, path: Path, raw: dict[str, Any], base: Speech) -> Speech:
+        values: dict[str, Any] = {}
+        for key, (low, high) in SPEECH_LIMITS.items():
+            if key in raw:
+                seconds = self.duration(st, path + (key,), raw[key], low, high)
+                if seconds is not None:
+                    values[f"{key}_ms"] = int(round(seconds * 1000))
+        if "confidence" in raw:
+            values["confidence"] = self.confidence(st, path + ("confidence",), raw["confidence"])
+        if raw.get("low_confidence") in {m.value for m in LowConfidence}:
+            values["low_confidence"] = LowConfidence(raw["low_confidence"])
+        speech = replace(base, **values)
+        if speech.end_silence_ms >= speech.max_utterance_ms:
+            where = path + ("end_silence",) if "end_silence" in raw else path
+            self.error(st, where, "end_silence must be shorter than max_utterance")
+        return speech
+
+    def node_speech(self, st: _FileState, path: Path, body: dict[str, Any]) -> Speech | None:
+        """A menu's, collect's or listen's way of listening: the flow's, adjusted or switched off by its own
+        ``speech``."""
+        raw = body.get("speech", True)
+        if raw is False:
+            return None
+        if st.speech is None:
+            if "speech" in body and not st.speech_declared:
+                self.error(st, path + ("speech",), "this flow does not listen for speech: add a 'speech' block at "
+                                                   "the top of the flow")
+            return None
+        return self.speech_timing(st, path + ("speech",), raw, st.speech) if isinstance(raw, dict) else st.speech
 
     def target(self, st: _FileState, path: Path, node: str, target: Any) -> str | None:
         if target is None:
@@ -400,6 +530,8 @@ class _BundleChecker:
             return self.menu(st, path, name, body, language, voice, defaults)
         if kind is NodeKind.COLLECT:
             return self.collect(st, path, name, body, language, voice, defaults)
+        if kind is NodeKind.LISTEN:
+            return self.listen(st, path, name, body, language, voice, defaults)
         if kind is NodeKind.LOOKUP:
             return self.lookup(st, path, name, body, services)
         if kind is NodeKind.BRANCH:
@@ -465,6 +597,12 @@ class _BundleChecker:
                 else:
                     keys_seen[key] = i
             phrases = tuple(p.strip() for p in opt.get("phrases") or [])
+            intent = opt.get("intent")
+            if intent is not None:
+                if intent in st.intents:
+                    phrases += tuple(p for p in st.intents[intent] if p.lower() not in {q.lower() for q in phrases})
+                else:
+                    self.error(st, opath + ("intent",), self.no_intent(st, intent))
             for p in phrases:
                 low = p.lower()
                 if not low:
@@ -473,13 +611,45 @@ class _BundleChecker:
                     self.error(st, opath + ("phrases",),
                                f"phrase '{p}' is already used by options[{phrases_seen[low]}]")
                 phrases_seen.setdefault(low, i)
-            if key is None and not phrases:
-                self.error(st, opath, "an option needs a key or phrases")
+            if key is None and not phrases and intent is None:
+                self.error(st, opath, "an option needs a key, phrases or an intent")
             assigned = self.assignments(st, opath + ("set",), opt.get("set") or {})
             options.append(MenuOption(key, phrases, self.target(st, opath + ("goto",), name, opt["goto"]) or "",
-                                      assigned))
+                                      assigned, intent))
         return Menu(self.prompt(st, path + ("prompt",), body["prompt"], voice, language), tuple(options),
-                    self.retry(st, path, name, body, defaults, voice, language))
+                    self.retry(st, path, name, body, defaults, voice, language), self.node_speech(st, path, body))
+
+    def no_intent(self, st: _FileState, intent: str) -> str:
+        if not st.intents:
+            return f"no intent '{intent}': define it under the flow's 'intents'"
+        return f"no intent '{intent}'{suggest(intent, st.intents)}"
+
+    def listen(self, st: _FileState, path: Path, name: str, body: dict[str, Any], language: str,
+               voice: str | None, defaults: dict[str, Any]) -> Listen:
+        intents: dict[str, str] = {}
+        for intent, goto in (body.get("intents") or {}).items():
+            if intent not in st.intents:
+                self.error(st, path + ("intents", intent), self.no_intent(st, intent))
+            intents[intent] = self.target(st, path + ("intents", intent), name, goto) or ""
+        if not intents and "next" not in st.raw["nodes"][name]:
+            self.error(st, path, "a listen node needs 'intents' (where each leads) or 'next' (where the call goes "
+                                 "with what was said)")
+        raw_entities = body.get("entities") or []
+        entities = dict(raw_entities) if isinstance(raw_entities, dict) else {kind: None for kind in raw_entities}
+        st.defined |= {"intent", "entities"} | {v for v in entities.values() if v}
+        if body.get("var"):
+            st.defined.add(body["var"])
+        speech = self.node_speech(st, path, body)
+        if speech is None:
+            where = path + ("speech",) if body.get("speech") is False else path
+            self.error(st, where, "a listen node only hears speech: it needs the flow's 'speech' block (enabled) "
+                                  "and cannot be 'speech: false'")
+            speech = Speech(0.5, LowConfidence.CONFIRM, (), (), 5000, 300, 10000)
+        return Listen(
+            prompt=self.prompt(st, path + ("prompt",), body["prompt"], voice, language),
+            intents=intents, phrases={i: st.intents.get(i, ()) for i in intents}, entities=entities,
+            retry=self.retry(st, path, name, body, defaults, voice, language),
+            speech=replace(speech, grammar=bool(body.get("grammar", False))), var=body.get("var"))
 
     def collect(self, st: _FileState, path: Path, name: str, body: dict[str, Any], language: str,
                 voice: str | None, defaults: dict[str, Any]) -> Collect:
@@ -501,6 +671,7 @@ class _BundleChecker:
             if "confirm" in body else None,
             invalid=self.prompt(st, path + ("invalid",), body.get("invalid"), voice, language),
             retry=self.retry(st, path, name, body, defaults, voice, language),
+            speech=self.node_speech(st, path, body),
         )
 
     def lookup(self, st: _FileState, path: Path, name: str, body: dict[str, Any],

@@ -12,6 +12,7 @@ import pytest
 from ivr.errors import FlowError
 from ivr.flowcheck import check_files, load_bundle
 from ivr.flowmodel import NodeKind
+from speech.models import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +25,11 @@ def errors_of(text: str, name: str = "main.yaml", extra: dict[str, str] | None =
 
 
 def test_sample_flows_are_valid():
-    assert check_files([ROOT / "flows"]) == []
+    diagnostics = check_files([ROOT / "flows"])
+    assert [d for d in diagnostics if d.is_error] == []
+    english_model = any(m.serves("en-US") for m in discover())
+    warned = sorted(Path(d.file).name for d in diagnostics if not d.is_error)
+    assert warned == ([] if english_model else ["english.yaml", "identify.yaml"])
 
 
 def test_minimal_flow_builds_a_bundle():
