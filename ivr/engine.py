@@ -21,7 +21,7 @@ from ivr.events import (
     AgentCallEnded, CallStarted, DialEnded, Event, Input, LookupDone, NoInput, QueueEnded, RecordingEnded,
 )
 from ivr.flowmodel import (
-    Branch, Bundle, Collect, Flow, Hours, Listen, LookupSpec, LowConfidence, Menu, MenuOption, Node, NodeKind,
+    Branch, Bundle, Collect, Flow, Hours, ListenSpec, LookupSpec, LowConfidence, Menu, MenuOption, Node, NodeKind,
     PausePart, PlayPart, Prompt, QueueSpec, SayPart, Speech, Transfer,
 )
 from ivr.templating import Template, lookup
@@ -344,7 +344,7 @@ class _Run:
         yes, no = words.yes_no_words(self.flow.language)
         return yes + no
 
-    def gather(self, body: Menu | Collect | Listen, before: Prompt = (), confirm: bool = False) -> None:
+    def gather(self, body: Menu | Collect | ListenSpec, before: Prompt = (), confirm: bool = False) -> None:
         flow = self.flow
         prompts = self.render(before)
         if confirm:
@@ -359,7 +359,7 @@ class _Run:
                                 hints=body.phrases, language=flow.language,
                                 listen=self.listen(body.speech, body.phrases))
             self.state.waiting = Waiting.GATHER
-        elif isinstance(body, Listen):
+        elif isinstance(body, ListenSpec):
             prompts += self.render(body.prompt)
             phrases = tuple(p for intent in body.intents for p in body.phrases[intent])
             gather = ins.Gather(tuple(prompts), finish_on_key="#", timeout=body.retry.timeout, hints=phrases,
@@ -374,7 +374,7 @@ class _Run:
         self.out.append(gather)
         self.record("prompted", prompt=_prompt_text(prompts), attempt=self.state.attempts + 1)
 
-    def ask_heard(self, body: Menu | Collect | Listen, before: Prompt = ()) -> None:
+    def ask_heard(self, body: Menu | Collect | ListenSpec, before: Prompt = ()) -> None:
         """Low confidence: "did you say ...?", answered by yes/no or 1/2."""
         assert body.speech is not None
         prompts = self.render(before) + self.render(body.speech.confirm_prompt, {"heard": self.state.pending})
@@ -421,7 +421,7 @@ class _Run:
     # -- events --------------------------------------------------------------------------------------------------
     def on_input(self, event: Input | NoInput) -> None:
         body = self.node.body
-        if not isinstance(body, (Menu, Collect, Listen)):
+        if not isinstance(body, (Menu, Collect, ListenSpec)):
             raise EngineError(f"node '{self.state.node}' does not take input")
         if isinstance(event, NoInput) or not (event.digits or event.speech.strip()):
             if self.state.waiting is Waiting.CONFIRM_SPEECH:
@@ -442,15 +442,15 @@ class _Run:
         else:
             self.dispatch(body, event)
 
-    def dispatch(self, body: Menu | Collect | Listen, event: Input) -> None:
+    def dispatch(self, body: Menu | Collect | ListenSpec, event: Input) -> None:
         if isinstance(body, Menu):
             self.on_menu(body, event)
-        elif isinstance(body, Listen):
+        elif isinstance(body, ListenSpec):
             self.on_listen(body, event)
         else:
             self.on_digits(body, event)
 
-    def retry(self, body: Menu | Collect | Listen, prompt: Prompt, why: str, confirm: bool = False,
+    def retry(self, body: Menu | Collect | ListenSpec, prompt: Prompt, why: str, confirm: bool = False,
               again: Callable[[Prompt], None] | None = None) -> None:
         self.state.attempts += 1
         if self.state.attempts > body.retry.retries:
@@ -466,14 +466,14 @@ class _Run:
             self.gather(body, before=prompt, confirm=confirm)
 
     # -- speech --------------------------------------------------------------------------------------------------
-    def doubtful(self, body: Menu | Collect | Listen, event: Input) -> bool:
+    def doubtful(self, body: Menu | Collect | ListenSpec, event: Input) -> bool:
         """Speech below the node's confidence threshold (a collect with its own read-back confirms anyway)."""
         speech = body.speech
         return (speech is not None and bool(event.speech) and not event.digits and event.confidence is not None
                 and event.confidence < speech.confidence
                 and not (isinstance(body, Collect) and body.confirm is not None))
 
-    def on_low_confidence(self, body: Menu | Collect | Listen, event: Input) -> None:
+    def on_low_confidence(self, body: Menu | Collect | ListenSpec, event: Input) -> None:
         assert body.speech is not None
         heard = _heard(body, event)
         if body.speech.low_confidence is LowConfidence.REPEAT:
@@ -484,7 +484,7 @@ class _Run:
         self.record("confirming", **heard)
         self.ask_heard(body)
 
-    def on_heard_confirm(self, body: Menu | Collect | Listen, event: Input) -> None:
+    def on_heard_confirm(self, body: Menu | Collect | ListenSpec, event: Input) -> None:
         assert body.speech is not None
         answer = {"1": True, "2": False}.get(event.digits[:1]) if event.digits else words.yes_or_no(
             event.speech, self.flow.language)
@@ -501,7 +501,7 @@ class _Run:
             self.record("no-match", **_heard(body, event))
             self.retry(body, body.retry.no_match, "no-match", again=lambda before: self.ask_heard(body, before))
 
-    def on_listen(self, body: Listen, event: Input) -> None:
+    def on_listen(self, body: ListenSpec, event: Input) -> None:
         text = event.speech.strip() if not event.digits else ""
         found = words.extract(text, body.entities, self.local_now().date()) if text else {}
         if event.digits and "digits" in body.entities:
@@ -547,7 +547,7 @@ class _Run:
             digits = re.sub(r"[^0-9*#]", "", event.digits)
         else:
             digits = words.extract_digits(event.speech) or re.sub(r"[^0-9*#]", "", event.speech)
-        spoken = {"spoken": True} if event.speech and not event.digits else {}
+        spoken = _heard(body, event)
         if body.finish_key:
             digits = digits.rstrip(body.finish_key)
         problem = _invalid_digits(body, digits)
@@ -564,7 +564,7 @@ class _Run:
         self.record("collected", input=_mask(digits), **spoken)
         self.go(self.node.next)
 
-    def on_confirm(self, body: Menu | Collect | Listen, event: Input) -> None:
+    def on_confirm(self, body: Menu | Collect | ListenSpec, event: Input) -> None:
         assert isinstance(body, Collect)
         answer = (event.digits or "")[:1]
         speech = event.speech.strip()
@@ -659,13 +659,13 @@ def _mask(digits: str) -> str:
     return digits if len(digits) <= 4 else "*" * (len(digits) - 4) + digits[-4:]
 
 
-def _heard(body: Menu | Collect | Listen, event: Input) -> dict[str, Any]:
+def _heard(body: Menu | Collect | ListenSpec, event: Input) -> dict[str, Any]:
     """What the call log keeps of speech: the words and the recogniser's confidence (for a collect only that it
     was spoken: the words are the digits, masked in ``input``)."""
     if not event.speech or event.digits:
         return {}
     if isinstance(body, Collect):
-        return {"confidence": event.confidence}
+        return {"spoken": True, "confidence": event.confidence}
     return {"heard": event.speech.strip(), "confidence": event.confidence}
 
 

@@ -20,7 +20,7 @@ from ivr.conditions import Condition, parse_condition
 from ivr.durations import parse_duration
 from ivr.errors import Diagnostic, FlowError, Severity
 from ivr.flowmodel import (
-    Branch, Bundle, Collect, Flow, Hours, Listen, LookupSpec, LowConfidence, Menu, MenuOption, Node, NodeKind,
+    Branch, Bundle, Collect, Flow, Hours, ListenSpec, LookupSpec, LowConfidence, Menu, MenuOption, Node, NodeKind,
     PausePart, PlayPart, Prompt, QueueSpec, Retry, SayPart, Speech, Transfer, Voicemail, normalize_number,
 )
 from ivr.schedule import Schedule, ScheduleError, parse_schedule
@@ -625,7 +625,7 @@ class _BundleChecker:
         return f"no intent '{intent}'{suggest(intent, st.intents)}"
 
     def listen(self, st: _FileState, path: Path, name: str, body: dict[str, Any], language: str,
-               voice: str | None, defaults: dict[str, Any]) -> Listen:
+               voice: str | None, defaults: dict[str, Any]) -> ListenSpec:
         intents: dict[str, str] = {}
         for intent, goto in (body.get("intents") or {}).items():
             if intent not in st.intents:
@@ -645,7 +645,7 @@ class _BundleChecker:
             self.error(st, where, "a listen node only hears speech: it needs the flow's 'speech' block (enabled) "
                                   "and cannot be 'speech: false'")
             speech = Speech(0.5, LowConfidence.CONFIRM, (), (), 5000, 300, 10000)
-        return Listen(
+        return ListenSpec(
             prompt=self.prompt(st, path + ("prompt",), body["prompt"], voice, language),
             intents=intents, phrases={i: st.intents.get(i, ()) for i in intents}, entities=entities,
             retry=self.retry(st, path, name, body, defaults, voice, language),

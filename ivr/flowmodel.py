@@ -108,7 +108,7 @@ class Menu:
 
 
 @dataclass(frozen=True)
-class Listen:
+class ListenSpec:
     """Free speech: the caller says what they want; ``intents`` maps an intent name to the node it leads to,
     ``phrases`` holds each intent's phrases, and ``entities`` maps an entity kind (digits, amount, date) to the
     variable receiving it (``None``: only ``entities.<kind>``)."""
@@ -193,7 +193,7 @@ class Voicemail:
     mailbox: str | None
 
 
-NodeBody = Union[Prompt, Menu, Collect, Listen, LookupSpec, Branch, Hours, Mapping[str, Any], str, QueueSpec, Transfer,
+NodeBody = Union[Prompt, Menu, Collect, ListenSpec, LookupSpec, Branch, Hours, Mapping[str, Any], str, QueueSpec, Transfer,
                  Voicemail, None]
 
 

@@ -172,9 +172,12 @@ _ES_UNITS = {"cero": 0, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "c
 
 
 def extract_digits(text: str) -> str | None:
-    """The digits said or written in ``text``, in order: "one two three", "1 2 3", "one oh double five",
-    "twenty five" (25), Sino-Korean "일 이 삼" or "일이삼"; None when there are none."""
-    out: list[str] = []
+    """The digits said or written in ``text``: "one two three", "1 2 3", "one oh double five", "twenty five"
+    (25), Sino-Korean "일 이 삼" or "일이삼"; None when there are none. Filler words ("um", "and") may come between
+    digits; any other word ends a run, and the longest run wins ("twenty dollars for account one two three"
+    gives 123)."""
+    runs: list[str] = []
+    current: list[str] = []
     words = tokens(text)
     repeat = 1
     i = 0
@@ -184,23 +187,30 @@ def extract_digits(text: str) -> str | None:
         if word in _REPEAT:
             repeat = _REPEAT[word]
             continue
+        piece = None
         if word.isdigit():
-            out.append(word * repeat if len(word) == 1 else word)
+            piece = word * repeat if len(word) == 1 else word
         elif word in _UNITS or word in _ES_UNITS:
-            out.append(str(_UNITS.get(word, _ES_UNITS.get(word))) * repeat)
+            piece = str(_UNITS.get(word, _ES_UNITS.get(word))) * repeat
         elif word in _TEENS:
-            out.append(str(_TEENS[word]))
+            piece = str(_TEENS[word])
         elif word in _TENS:
-            if i < len(words) and words[i] in _UNITS and _UNITS[words[i]] > 0 and words[i] != "o":
-                out.append(str(_TENS[word] + _UNITS[words[i]]))
+            if i < len(words) and words[i] in _UNITS and _UNITS[words[i]] > 0:
+                piece = str(_TENS[word] + _UNITS[words[i]])
                 i += 1
             else:
-                out.append(str(_TENS[word]))
-        elif word and all(ch in _KO_DIGITS for ch in word):
-            out.append("".join(str(_KO_DIGITS[ch]) for ch in word))
+                piece = str(_TENS[word])
+        elif all(ch in _KO_DIGITS for ch in word):
+            piece = "".join(str(_KO_DIGITS[ch]) for ch in word)
         repeat = 1
-    digits = "".join(out)
-    return digits or None
+        if piece is not None:
+            current.append(piece)
+        elif word not in FILLER and current:
+            runs.append("".join(current))
+            current = []
+    if current:
+        runs.append("".join(current))
+    return max(runs, key=len) if runs else None
 
 
 def _number_words(words: list[str], start: int) -> tuple[int, int] | None:
