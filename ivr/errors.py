@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from enum import Enum
+from typing import Iterable
 
 
 class IvrError(Exception):
@@ -39,6 +41,12 @@ class Diagnostic:
         location = f"{self.file}:{self.line}"
         message = self.message if self.is_error else f"{self.severity.value}: {self.message}"
         return f"{location}: {self.path}: {message}" if self.path else f"{location}: {message}"
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close match exists, else ``""``."""
+    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class FlowError(IvrError):

@@ -75,13 +75,13 @@ class Speech:
     Times are in milliseconds. ``confirm_prompt`` is rendered with ``heard`` (what was recognised).
     """
 
-    confidence: float
-    low_confidence: LowConfidence
-    confirm_prompt: Prompt
-    repeat_prompt: Prompt
-    no_input_ms: int
-    end_silence_ms: int
-    max_utterance_ms: int
+    confidence: float = 0.5
+    low_confidence: LowConfidence = LowConfidence.CONFIRM
+    confirm_prompt: Prompt = ()
+    repeat_prompt: Prompt = ()
+    no_input_ms: int = 5000
+    end_silence_ms: int = 300
+    max_utterance_ms: int = 10000
     grammar: bool = True
 
 
@@ -193,8 +193,8 @@ class Voicemail:
     mailbox: str | None
 
 
-NodeBody = Union[Prompt, Menu, Collect, ListenSpec, LookupSpec, Branch, Hours, Mapping[str, Any], str, QueueSpec, Transfer,
-                 Voicemail, None]
+NodeBody = Union[Prompt, Menu, Collect, ListenSpec, LookupSpec, Branch, Hours, Mapping[str, Any], str, QueueSpec,
+                 Transfer, Voicemail, None]
 
 
 @dataclass(frozen=True)

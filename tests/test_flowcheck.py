@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ivr.errors import FlowError
-from ivr.flowcheck import check_files, load_bundle, model_warnings
+from ivr.flowcheck import check_files, load_bundle
+from ivr.speechcheck import model_warnings
 from ivr.flowmodel import NodeKind
 from speech.models import discover
 
