@@ -91,11 +91,11 @@ def _content(words: Iterable[str]) -> list[str]:
 
 def _same_word(heard: str, wanted: str) -> bool:
     """Exact, a plural or possessive of it, or (Hangul) the word with particles or an ending attached:
-    잔액을 and 정전이에요 say 잔액 and 정전."""
+    잔액을 and 정전이에요 say 잔액 and 정전 (a one-syllable word takes only 요: 네요 says 네, 예약 is not 예)."""
     if heard == wanted:
         return True
     if _HANGUL.search(wanted):
-        return heard.startswith(wanted) and (len(wanted) > 1 or len(heard) <= 2)
+        return heard.startswith(wanted) and (len(wanted) > 1 or heard == wanted + "요")
     return heard in (wanted + "s", wanted + "es", wanted + "'s") or wanted in (heard + "s", heard + "es")
 
 

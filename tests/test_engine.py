@@ -587,3 +587,44 @@ def test_korean_sample_flow_understands_korean_words(samples):
     assert said(out)[0].startswith("여덟 자리 계좌 번호")
     out = speak(call, "일 이 삼 사 오 육 칠 사")
     assert said(out)[0].startswith("말씀하신 번호는 1 2 3 4 5 6 7 4")
+
+
+# -- the Korean flow with the real Korean model ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def korean_model():
+    from speech.models import ModelRegistry
+    return ModelRegistry().get("ko")
+
+
+def recognize(model, listen: ins.Listen, text: str, workdir: Path):
+    """What the media-stream edge does with a Gather's ``listen``: the caller's words (espeak-ng Korean through
+    the 8 kHz mu-law telephone path) recognized with the node's phrases and timings, in 20 ms frames."""
+    import subprocess
+    import wave
+    from speech.audio import TWILIO_RATE, Resampler, pcm_to_ulaw
+    from speech.recognizer import StreamRecognizer
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "150", "-w", str(workdir / "said.wav"), text], check=True)
+    with wave.open(str(workdir / "said.wav")) as wav:
+        pcm, rate = wav.readframes(wav.getnframes()), wav.getframerate()
+    ulaw = pcm_to_ulaw(Resampler(rate, TWILIO_RATE).convert(pcm) + b"\x00\x00" * TWILIO_RATE)
+    recognizer = StreamRecognizer(model, listen.phrases if listen.grammar else (), no_input_ms=listen.no_input_ms,
+                                  end_silence_ms=listen.end_silence_ms, max_utterance_ms=listen.max_utterance_ms)
+    for i in range(0, len(ulaw), 160):
+        recognizer.feed(ulaw[i:i + 160])
+        if recognizer.done:
+            break
+    return recognizer.end()
+
+
+@pytest.mark.parametrize("words, reached", [("정전", "outage_zip"), ("영업 시간", "anything_else"),
+                                            ("상담원", "queue_general")])
+def test_korean_menu_by_voice_through_the_real_model(words, reached, samples, korean_model, tmp_path):
+    call = Call(samples, called="+15550100103")
+    result = recognize(korean_model, call.out[-1].listen, words, tmp_path)
+    assert result.phrase == words
+    call.send(Input(NOW, speech=result.phrase, confidence=result.confidence))
+    if call.state.waiting is Waiting.CONFIRM_SPEECH:  # the model was unsure: "정전, 맞습니까?" ... 1
+        call.press("1")
+    assert call.state.node == reached
+    chose = [e for e in call.log if e["outcome"] == "chose"]
+    assert chose and chose[0]["heard"] == words and chose[0]["intent"]

@@ -179,6 +179,8 @@ def test_extract_several_kinds_leaves_out_what_is_missing():
     ("네", "ko-KR", True),
     ("아니요", "ko-KR", False),
     ("아니오", "ko", False),
+    ("네요", "ko-KR", True),
+    ("예약하고 싶어요", "ko-KR", None),
     ("yes", "fr-FR", True),        # unknown languages fall back to English words
 ])
 def test_yes_or_no(text, language, answer):
