@@ -431,8 +431,8 @@ class _Run:
             return
         given = event.digits or event.speech
         self.state.vars["last_input"] = given
-        if event.speech and not event.digits and self.state.waiting is Waiting.GATHER:
-            self.state.vars["heard"] = event.speech.strip()
+        if event.speech and not event.digits and self.state.waiting is Waiting.GATHER and not isinstance(body, Collect):
+            self.state.vars["heard"] = event.speech.strip()  # at a collect the words are the digits: not kept
         if self.state.waiting is Waiting.CONFIRM:
             self.on_confirm(body, event)
         elif self.state.waiting is Waiting.CONFIRM_SPEECH:
@@ -491,7 +491,8 @@ class _Run:
         pending, self.state.pending = self.state.pending, ""
         if answer is True:
             self.record("heard-confirmed", **_heard(body, Input(event.now, speech=pending)))
-            self.state.vars["heard"] = pending
+            if not isinstance(body, Collect):
+                self.state.vars["heard"] = pending
             self.dispatch(body, Input(event.now, speech=pending))
         elif answer is False:
             self.record("heard-rejected", **_heard(body, Input(event.now, speech=pending)))

@@ -16,10 +16,10 @@ from typing import Iterable, Mapping, Sequence
 FILLER = frozenset("""
 a an the i i'd i'm im me my mine we our us you your it its this that these those to of for on in at with about
 and or but so just please thanks thank hi hello hey um uh er erm like well yes yeah ok okay want wanna would
-could can can't do does need needs like'd id get got have has had am is are was be been being some any
+could can can't do does need needs id get got have has had am is are was be been being some any
 calling call called speak talk talking regarding re know tell let
 quiero necesito por favor el la los las un una mi mis de del con para que
-저 제 좀 그 이 요 주세요 싶어요 싶습니다 해 주세요
+저 제 좀 그 이 요 주세요 싶어요 싶습니다 해
 """.split())
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -167,7 +167,7 @@ def digit_words(language: str) -> tuple[str, ...]:
     return ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-_ES_UNITS = {"cero": 0, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
+_ES_UNITS = {"cero": 0, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
              "ocho": 8, "nueve": 9}
 
 
@@ -227,7 +227,7 @@ def _number_words(words: list[str], start: int) -> tuple[int, int] | None:
             current += _TEENS[word]
         elif word in _TENS:
             current += _TENS[word]
-        elif word in ("a",) and i + 1 < len(words) and words[i + 1] in _SCALES and not seen:
+        elif word == "a" and i + 1 < len(words) and words[i + 1] in _SCALES and not seen:
             current = 1
         elif word in _SCALES and seen:
             scale = _SCALES[word]

@@ -567,6 +567,7 @@ def test_collect_accepts_spoken_digits_and_spoken_yes():
     assert said(out) == ["You entered 1 2 3 4 5 6 7 4. Press 1 if right, 2 to retry."]
     collected = next(e for e in call.log if e["outcome"] == "collected")
     assert collected["input"] == "****5674" and collected["confidence"] == 0.2 and "heard" not in collected
+    assert "heard" not in call.state.vars
     assert call.out[-1].listen is not None and "yes" in call.out[-1].listen.phrases
     out = speak(call, "yes")
     assert said(out) == ["Thanks, card ending 5674."]
@@ -628,3 +629,22 @@ def test_korean_menu_by_voice_through_the_real_model(words, reached, samples, ko
     assert call.state.node == reached
     chose = [e for e in call.log if e["outcome"] == "chose"]
     assert chose and chose[0]["heard"] == words and chose[0]["intent"]
+
+
+def test_collect_without_read_back_confirms_doubtful_digits_and_silence_there_starts_over():
+    text = """\
+        speech: {}
+        nodes:
+          zip:
+            collect: {prompt: "ZIP code?", var: zip, min_length: 5, max_length: 5, no_input: "Hello?"}
+            next: bye
+          bye:
+            hangup: "ZIP {{zip}}."
+        """
+    call = Call(bundle_of(text))
+    out = speak(call, "one oh oh oh three", 0.3)
+    assert said(out)[0].startswith("Did you say one oh oh oh three?")
+    out = call.silence()
+    assert said(out) == ["Hello?", "ZIP code?"] and call.state.pending == ""
+    speak(call, "one oh oh oh three", 0.3)
+    assert said(speak(call, "yes")) == ["ZIP 10003."]
