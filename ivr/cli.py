@@ -68,16 +68,20 @@ def flows() -> None:
 @flows.command("check")
 @click.argument("paths", nargs=-1, type=click.Path())
 def flows_check(paths: tuple[str, ...]) -> None:
-    """Validate flow files or directories (default: $IVR_FLOWS_DIR). Exit 0 when valid, 1 when not."""
+    """Validate flow files or directories (default: $IVR_FLOWS_DIR). Exit 0 when valid (warnings included),
+    1 when not."""
     from ivr.flowcheck import check_files
     targets = list(paths) or [str(_settings().flows_dir)]
-    diagnostics = check_files(targets)
+    diagnostics = check_files(targets, models_dir=os.environ.get("IVR_SPEECH_MODELS_DIR"))
     for diagnostic in diagnostics:
         click.echo(str(diagnostic))
-    if diagnostics:
-        click.echo(f"{len(diagnostics)} problem{'s' if len(diagnostics) != 1 else ''} found", err=True)
+    errors = sum(d.is_error for d in diagnostics)
+    if errors:
+        click.echo(f"{errors} problem{'s' if errors != 1 else ''} found", err=True)
         sys.exit(1)
-    click.echo(f"ok: {', '.join(targets)}")
+    warnings = len(diagnostics) - errors
+    click.echo(f"ok: {', '.join(targets)}" + (f" ({warnings} warning{'s' if warnings != 1 else ''})"
+                                              if warnings else ""))
 
 
 @flows.command("publish")

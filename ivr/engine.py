@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from ivr import instructions as ins
@@ -21,10 +21,11 @@ from ivr.events import (
     AgentCallEnded, CallStarted, DialEnded, Event, Input, LookupDone, NoInput, QueueEnded, RecordingEnded,
 )
 from ivr.flowmodel import (
-    Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, Node, NodeKind, PausePart, PlayPart, Prompt,
-    QueueSpec, SayPart, Transfer,
+    Branch, Bundle, Collect, Flow, Hours, ListenSpec, LookupSpec, LowConfidence, Menu, MenuOption, Node, NodeKind,
+    PausePart, PlayPart, Prompt, QueueSpec, SayPart, Speech, Transfer,
 )
 from ivr.templating import Template, lookup
+from speech import intents as words
 
 #: Nodes entered in one step without waiting for the caller; more means a loop with no input.
 MAX_TRANSITIONS = 64
@@ -35,7 +36,8 @@ class Waiting(str, Enum):
 
     NOTHING = ""
     GATHER = "gather"
-    CONFIRM = "confirm"
+    CONFIRM = "confirm"                # a collect node's read-back of the digits
+    CONFIRM_SPEECH = "confirm-speech"  # "did you say ...?" after speech heard with low confidence
     LOOKUP = "lookup"
     DIAL = "dial"
     QUEUE = "queue"
@@ -206,7 +208,8 @@ class _Run:
         if waiting is Waiting.ENDED:
             self.out.append(ins.Hangup())
             return
-        if isinstance(event, (Input, NoInput)) and waiting in (Waiting.GATHER, Waiting.CONFIRM):
+        if isinstance(event, (Input, NoInput)) and waiting in (Waiting.GATHER, Waiting.CONFIRM,
+                                                              Waiting.CONFIRM_SPEECH):
             self.on_input(event)
         elif isinstance(event, LookupDone) and waiting is Waiting.LOOKUP:
             self.on_lookup(event)
@@ -269,7 +272,7 @@ class _Run:
             self.record("hangup", prompt=_prompt_text(self.render(body)))
             self.end(Disposition.SELF_SERVICE, body)
             return None, None
-        if kind in (NodeKind.MENU, NodeKind.COLLECT):
+        if kind in (NodeKind.MENU, NodeKind.COLLECT, NodeKind.LISTEN):
             self.gather(body)
             return None, None
         if kind is NodeKind.LOOKUP:
@@ -327,27 +330,57 @@ class _Run:
         self.record("hours", status=state, target=target)
         return target
 
-    def gather(self, body: Menu | Collect, before: Prompt = (), confirm: bool = False) -> None:
+    def listen(self, speech: Speech | None, phrases: tuple[str, ...], grammar: bool | None = None
+               ) -> ins.Listen | None:
+        """What the edge should listen for (None: keys only, also when a grammar would have no phrase)."""
+        grammar = speech.grammar if speech is not None and grammar is None else grammar
+        if speech is None or (grammar and not phrases):
+            return None
+        return ins.Listen(phrases=tuple(dict.fromkeys(phrases)), grammar=bool(grammar),
+                          no_input_ms=speech.no_input_ms, end_silence_ms=speech.end_silence_ms,
+                          max_utterance_ms=speech.max_utterance_ms)
+
+    def yes_no(self) -> tuple[str, ...]:
+        yes, no = words.yes_no_words(self.flow.language)
+        return yes + no
+
+    def gather(self, body: Menu | Collect | ListenSpec, before: Prompt = (), confirm: bool = False) -> None:
         flow = self.flow
         prompts = self.render(before)
         if confirm:
             assert isinstance(body, Collect) and body.confirm is not None
             prompts += self.render(body.confirm, {body.var: self.state.pending})
             gather = ins.Gather(tuple(prompts), num_digits=1, finish_on_key="", timeout=body.retry.timeout,
-                                language=flow.language)
+                                language=flow.language, listen=self.listen(body.speech, self.yes_no(), True))
             self.state.waiting = Waiting.CONFIRM
         elif isinstance(body, Menu):
             prompts += self.render(body.prompt)
-            hints = tuple(p for opt in body.options for p in opt.phrases)
             gather = ins.Gather(tuple(prompts), num_digits=1, finish_on_key="", timeout=body.retry.timeout,
-                                hints=hints, language=flow.language)
+                                hints=body.phrases, language=flow.language,
+                                listen=self.listen(body.speech, body.phrases))
+            self.state.waiting = Waiting.GATHER
+        elif isinstance(body, ListenSpec):
+            prompts += self.render(body.prompt)
+            phrases = tuple(p for intent in body.intents for p in body.phrases[intent])
+            gather = ins.Gather(tuple(prompts), finish_on_key="#", timeout=body.retry.timeout, hints=phrases,
+                                language=flow.language, listen=self.listen(body.speech, phrases))
             self.state.waiting = Waiting.GATHER
         else:
             prompts += self.render(body.prompt)
             gather = ins.Gather(tuple(prompts), num_digits=body.max_length, finish_on_key=body.finish_key,
-                                timeout=body.retry.timeout, language=flow.language)
+                                timeout=body.retry.timeout, language=flow.language,
+                                listen=self.listen(body.speech, words.digit_words(flow.language), False))
             self.state.waiting = Waiting.GATHER
         self.out.append(gather)
+        self.record("prompted", prompt=_prompt_text(prompts), attempt=self.state.attempts + 1)
+
+    def ask_heard(self, body: Menu | Collect | ListenSpec, before: Prompt = ()) -> None:
+        """Low confidence: "did you say ...?", answered by yes/no or 1/2."""
+        assert body.speech is not None
+        prompts = self.render(before) + self.render(body.speech.confirm_prompt, {"heard": self.state.pending})
+        self.out.append(ins.Gather(tuple(prompts), num_digits=1, finish_on_key="", timeout=body.retry.timeout,
+                                   language=self.flow.language, listen=self.listen(body.speech, self.yes_no(), True)))
+        self.state.waiting = Waiting.CONFIRM_SPEECH
         self.record("prompted", prompt=_prompt_text(prompts), attempt=self.state.attempts + 1)
 
     def lookup_request(self, spec: LookupSpec) -> ins.Lookup:
@@ -388,22 +421,37 @@ class _Run:
     # -- events --------------------------------------------------------------------------------------------------
     def on_input(self, event: Input | NoInput) -> None:
         body = self.node.body
-        if not isinstance(body, (Menu, Collect)):
+        if not isinstance(body, (Menu, Collect, ListenSpec)):
             raise EngineError(f"node '{self.state.node}' does not take input")
-        if isinstance(event, NoInput) or not (event.digits or event.speech):
+        if isinstance(event, NoInput) or not (event.digits or event.speech.strip()):
+            if self.state.waiting is Waiting.CONFIRM_SPEECH:
+                self.state.pending = ""
             self.record("no-input")
             self.retry(body, body.retry.no_input, "no-input")
             return
         given = event.digits or event.speech
         self.state.vars["last_input"] = given
+        if event.speech and not event.digits and self.state.waiting is Waiting.GATHER and not isinstance(body, Collect):
+            self.state.vars["heard"] = event.speech.strip()  # at a collect the words are the digits: not kept
         if self.state.waiting is Waiting.CONFIRM:
             self.on_confirm(body, event)
-        elif isinstance(body, Menu):
+        elif self.state.waiting is Waiting.CONFIRM_SPEECH:
+            self.on_heard_confirm(body, event)
+        elif self.doubtful(body, event):
+            self.on_low_confidence(body, event)
+        else:
+            self.dispatch(body, event)
+
+    def dispatch(self, body: Menu | Collect | ListenSpec, event: Input) -> None:
+        if isinstance(body, Menu):
             self.on_menu(body, event)
+        elif isinstance(body, ListenSpec):
+            self.on_listen(body, event)
         else:
             self.on_digits(body, event)
 
-    def retry(self, body: Menu | Collect, prompt: Prompt, why: str, confirm: bool = False) -> None:
+    def retry(self, body: Menu | Collect | ListenSpec, prompt: Prompt, why: str, confirm: bool = False,
+              again: Callable[[Prompt], None] | None = None) -> None:
         self.state.attempts += 1
         if self.state.attempts > body.retry.retries:
             self.record("retries-exhausted", reason=why)
@@ -412,49 +460,121 @@ class _Run:
             else:
                 self.end(Disposition.FAILED)
             return
-        self.gather(body, before=prompt, confirm=confirm)
+        if again is not None:
+            again(prompt)
+        else:
+            self.gather(body, before=prompt, confirm=confirm)
 
+    # -- speech --------------------------------------------------------------------------------------------------
+    def doubtful(self, body: Menu | Collect | ListenSpec, event: Input) -> bool:
+        """Speech below the node's confidence threshold (a collect with its own read-back confirms anyway)."""
+        speech = body.speech
+        return (speech is not None and bool(event.speech) and not event.digits and event.confidence is not None
+                and event.confidence < speech.confidence
+                and not (isinstance(body, Collect) and body.confirm is not None))
+
+    def on_low_confidence(self, body: Menu | Collect | ListenSpec, event: Input) -> None:
+        assert body.speech is not None
+        heard = _heard(body, event)
+        if body.speech.low_confidence is LowConfidence.REPEAT:
+            self.record("low-confidence", **heard)
+            self.retry(body, body.speech.repeat_prompt, "low-confidence")
+            return
+        self.state.pending = event.speech.strip()
+        self.record("confirming", **heard)
+        self.ask_heard(body)
+
+    def on_heard_confirm(self, body: Menu | Collect | ListenSpec, event: Input) -> None:
+        assert body.speech is not None
+        answer = {"1": True, "2": False}.get(event.digits[:1]) if event.digits else words.yes_or_no(
+            event.speech, self.flow.language)
+        pending, self.state.pending = self.state.pending, ""
+        if answer is True:
+            self.record("heard-confirmed", **_heard(body, Input(event.now, speech=pending)))
+            if not isinstance(body, Collect):
+                self.state.vars["heard"] = pending
+            self.dispatch(body, Input(event.now, speech=pending))
+        elif answer is False:
+            self.record("heard-rejected", **_heard(body, Input(event.now, speech=pending)))
+            self.retry(body, body.speech.repeat_prompt, "rejected")
+        else:
+            self.state.pending = pending
+            self.record("no-match", **_heard(body, event))
+            self.retry(body, body.retry.no_match, "no-match", again=lambda before: self.ask_heard(body, before))
+
+    def on_listen(self, body: ListenSpec, event: Input) -> None:
+        text = event.speech.strip() if not event.digits else ""
+        found = words.extract(text, body.entities, self.local_now().date()) if text else {}
+        if event.digits and "digits" in body.entities:
+            found["digits"] = re.sub(r"[^0-9]", "", event.digits)
+        self.state.vars["entities"] = dict(found)
+        for kind, var in body.entities.items():
+            if var:
+                self.state.vars[var] = found.get(kind, "")
+        if body.var:
+            self.state.vars[body.var] = text
+        match = words.match_intent(text, body.phrases) if text else None
+        self.state.vars["intent"] = match.name if match else ""
+        logged = {**_heard(body, event), "entities": _logged_entities(found) or None}
+        if match is not None:
+            self.record("understood", intent=match.name, **logged)
+            self.go(body.intents[match.name])
+        elif self.node.next is not None and text:
+            self.record("heard", **logged)
+            self.go(self.node.next)
+        else:
+            self.record("no-match", input=_mask(event.digits) if event.digits else None, **logged)
+            self.retry(body, body.retry.no_match, "no-match")
+
+    # -- keys and phrases ----------------------------------------------------------------------------------------
     def on_menu(self, body: Menu, event: Input) -> None:
         option = None
         if event.digits:
             option = next((o for o in body.options if o.key == event.digits[:1]), None)
         elif event.speech:
-            option = _match_phrase(body, event.speech)
+            option = _match_option(body, event.speech)
+        heard = _heard(body, event)
         if option is None:
-            self.record("no-match", input=event.digits or event.speech)
+            self.record("no-match", input=event.digits or None, **heard)
             self.retry(body, body.retry.no_match, "no-match")
             return
-        self.record("chose", input=event.digits or event.speech, target=option.goto)
+        self.record("chose", input=event.digits or None, target=option.goto,
+                    intent=option.intent if event.speech and not event.digits else None, **heard)
         self.assign(option.set)
         self.go(option.goto)
 
     def on_digits(self, body: Collect, event: Input) -> None:
-        digits = re.sub(r"[^0-9*#]", "", event.digits or event.speech)
+        if event.digits:
+            digits = re.sub(r"[^0-9*#]", "", event.digits)
+        else:
+            digits = words.extract_digits(event.speech) or re.sub(r"[^0-9*#]", "", event.speech)
+        spoken = _heard(body, event)
         if body.finish_key:
             digits = digits.rstrip(body.finish_key)
         problem = _invalid_digits(body, digits)
         if problem:
-            self.record("invalid", input=_mask(digits), reason=problem)
+            self.record("invalid", input=_mask(digits), reason=problem, **spoken)
             self.retry(body, body.invalid or body.retry.no_match, "invalid")
             return
         if body.confirm is not None:
             self.state.pending = digits
-            self.record("collected", input=_mask(digits), confirm=True)
+            self.record("collected", input=_mask(digits), confirm=True, **spoken)
             self.gather(body, confirm=True)
             return
         self.state.vars[body.var] = digits
-        self.record("collected", input=_mask(digits))
+        self.record("collected", input=_mask(digits), **spoken)
         self.go(self.node.next)
 
-    def on_confirm(self, body: Menu | Collect, event: Input) -> None:
+    def on_confirm(self, body: Menu | Collect | ListenSpec, event: Input) -> None:
         assert isinstance(body, Collect)
         answer = (event.digits or "")[:1]
-        speech = event.speech.strip().lower()
-        if answer == "1" or speech in ("yes", "correct", "right"):
+        speech = event.speech.strip()
+        said = None if answer else words.yes_or_no(speech, self.flow.language)
+        if answer == "1" or said is True:
             self.state.vars[body.var] = self.state.pending
             self.record("confirmed", input=_mask(self.state.pending))
             self.go(self.node.next)
-        elif answer == "2" or speech in ("no", "wrong"):
+        elif answer == "2" or said is False:
             self.record("rejected", input=answer or speech)
             self.state.pending = ""
             self.state.attempts += 1
@@ -540,19 +660,25 @@ def _mask(digits: str) -> str:
     return digits if len(digits) <= 4 else "*" * (len(digits) - 4) + digits[-4:]
 
 
-def _normalize(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+def _heard(body: Menu | Collect | ListenSpec, event: Input) -> dict[str, Any]:
+    """What the call log keeps of speech: the words and the recogniser's confidence (for a collect only that it
+    was spoken: the words are the digits, masked in ``input``)."""
+    if not event.speech or event.digits:
+        return {}
+    if isinstance(body, Collect):
+        return {"spoken": True, "confidence": event.confidence}
+    return {"heard": event.speech.strip(), "confidence": event.confidence}
 
 
-def _match_phrase(body: Menu, speech: str) -> Any:
-    said = f" {_normalize(speech)} "
-    best = None
-    for option in body.options:
-        for phrase in option.phrases:
-            norm = _normalize(phrase)
-            if norm and f" {norm} " in said and (best is None or len(norm) > best[0]):
-                best = (len(norm), option)
-    return best[1] if best else None
+def _logged_entities(found: Mapping[str, str]) -> dict[str, str]:
+    return {kind: _mask(value) if kind == "digits" else value for kind, value in found.items()}
+
+
+def _match_option(body: Menu, speech: str) -> MenuOption | None:
+    """The option whose phrases (its own and its intent's) the caller said best."""
+    by_index = {str(i): option.phrases for i, option in enumerate(body.options) if option.phrases}
+    match = words.match_intent(speech, by_index)
+    return body.options[int(match.name)] if match else None
 
 
 def luhn_valid(digits: str) -> bool:

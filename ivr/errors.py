@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from enum import Enum
+from typing import Iterable
 
 
 class IvrError(Exception):
     """Base of every error raised by the ivr package."""
 
 
+class Severity(str, Enum):
+    """An error makes a flow invalid; a warning is worth knowing but the flow still works."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem found in a flow file, located precisely.
 
-    Rendered as ``file:line: path: message`` so editors and CI logs can jump to it.
+    Rendered as ``file:line: path: message`` (``file:line: path: warning: message`` for a warning) so editors and
+    CI logs can jump to it.
     """
 
     file: str
     line: int
     path: str
     message: str
+    severity: Severity = Severity.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
 
     def __str__(self) -> str:
         location = f"{self.file}:{self.line}"
-        return f"{location}: {self.path}: {self.message}" if self.path else f"{location}: {self.message}"
+        message = self.message if self.is_error else f"{self.severity.value}: {self.message}"
+        return f"{location}: {self.path}: {message}" if self.path else f"{location}: {message}"
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close match exists, else ``""``."""
+    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class FlowError(IvrError):

@@ -7,44 +7,39 @@ the shape of each flow's graph (unreachable nodes, dead ends, loops with no exit
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from jsonschema import Draft202012Validator
 
 from ivr import flowschema as fs
 from ivr.conditions import Condition, parse_condition
 from ivr.durations import parse_duration
-from ivr.errors import Diagnostic, FlowError
+from ivr.errors import Diagnostic, FlowError, suggest
 from ivr.flowmodel import (
     Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, MenuOption, Node, NodeKind, PausePart, PlayPart, Prompt,
-    QueueSpec, Retry, SayPart, Transfer, Voicemail, normalize_number,
+    QueueSpec, Retry, SayPart, Speech, Transfer, Voicemail, normalize_number,
 )
 from ivr.schedule import Schedule, ScheduleError, parse_schedule
 from ivr.templating import Template, TemplateError
 from ivr.yamlsource import Path, SourceMap, YamlSyntaxError, load
 from routing.config import RoutingConfig, parse_queues
 from routing.errors import QueueConfigError
+from ivr.speechcheck import SpeechChecks, model_warnings
+from speech.models import discover
 
 #: Variables every call has without defining them.
 BUILTIN_VARIABLES = frozenset({
     "caller", "called", "call_sid", "flow", "language", "today", "now_time", "last_input", "hours",
-    "recording_url", "recording_duration", "transfer_status", "queue_result", "lookup_status",
+    "recording_url", "recording_duration", "transfer_status", "queue_result", "lookup_status", "heard",
 })
 FLOW_SUFFIXES = (".yaml", ".yml")
 #: The file beside the flows that configures agent queues (routing), published with them.
 QUEUES_FILE_NAMES = ("queues.yaml", "queues.yml")
 _KEYS = set("0123456789*#")
 _VALIDATORS = {id(schema): Draft202012Validator(schema) for schema in [fs.FLOW, *fs.NODE_KINDS.values()]}
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a close match exists, else ``""``."""
-    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def read_directory(directory: str | FsPath) -> dict[str, str]:
@@ -69,8 +64,12 @@ def load_bundle(sources: Mapping[str, str], *, service_urls: Mapping[str, str] |
     return checker.run()
 
 
-def check_files(paths: Sequence[str | FsPath]) -> list[Diagnostic]:
-    """Diagnostics for the given files or directories (empty when valid); used by ``ivr flows check``."""
+def check_files(paths: Sequence[str | FsPath], *, models_dir: str | FsPath | None = None) -> list[Diagnostic]:
+    """Diagnostics for the given files or directories (empty when valid); used by ``ivr flows check``.
+
+    Besides errors, a valid bundle gets a warning for each flow that listens for speech in a language no
+    installed speech model (package, or directory in ``models_dir``) serves: such a flow works by keys only.
+    """
     sources: dict[str, str] = {}
     diagnostics: list[Diagnostic] = []
     for raw in paths:
@@ -89,9 +88,11 @@ def check_files(paths: Sequence[str | FsPath]) -> list[Diagnostic]:
         diagnostics.append(Diagnostic(".", 1, "", "no flow files found"))
     if sources:
         try:
-            load_bundle(sources)
+            bundle = load_bundle(sources)
         except FlowError as e:
             diagnostics.extend(e.diagnostics)
+        else:
+            diagnostics.extend(model_warnings(bundle, discover(models_dir)))
     return sorted(diagnostics, key=lambda d: (d.file, d.line, d.path, d.message))
 
 
@@ -119,9 +120,12 @@ class _FileState:
     queues_used: list[tuple[Path, str, dict[str, int]]] = field(default_factory=list)
     time_conditions: list[Path] = field(default_factory=list)
     nodes: dict[str, Node] = field(default_factory=dict)
+    speech: Speech | None = None
+    speech_declared: bool = False
+    intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-class _BundleChecker:
+class _BundleChecker(SpeechChecks):
     def __init__(self, sources: dict[str, str], service_urls: dict[str, str]):
         self.sources = sources
         self.service_urls = service_urls
@@ -242,6 +246,8 @@ class _BundleChecker:
         for svc, spec in services.items():
             if isinstance(spec, dict) and "timeout" in spec:
                 self.duration(st, ("services", svc, "timeout"), spec["timeout"], 0.1, 30)
+        st.intents = self.intents(st, raw.get("intents"))
+        st.speech = self.flow_speech(st, raw.get("speech"), language, voice)
         for name, node_raw in nodes_raw.items():
             node = self.build_node(st, name, node_raw, language, voice, defaults, services)
             if node is not None:
@@ -264,7 +270,8 @@ class _BundleChecker:
         return Flow(name=st.name, file=st.file, language=language, voice=voice, timezone=timezone, start=start,
                     nodes=dict(st.nodes), variables=dict(raw.get("variables") or {}),
                     inputs=tuple(raw.get("inputs") or ()), numbers=tuple(raw.get("numbers") or ()),
-                    default=bool(raw.get("default")))
+                    default=bool(raw.get("default")), speech=st.speech, speech_line=st.smap.line(("speech",)),
+                    intents=dict(st.intents))
 
     def check_timezone(self, st: _FileState, tz: str) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -400,6 +407,8 @@ class _BundleChecker:
             return self.menu(st, path, name, body, language, voice, defaults)
         if kind is NodeKind.COLLECT:
             return self.collect(st, path, name, body, language, voice, defaults)
+        if kind is NodeKind.LISTEN:
+            return self.listen(st, path, name, body, language, voice, defaults)
         if kind is NodeKind.LOOKUP:
             return self.lookup(st, path, name, body, services)
         if kind is NodeKind.BRANCH:
@@ -465,6 +474,12 @@ class _BundleChecker:
                 else:
                     keys_seen[key] = i
             phrases = tuple(p.strip() for p in opt.get("phrases") or [])
+            intent = opt.get("intent")
+            if intent is not None:
+                if intent in st.intents:
+                    phrases += tuple(p for p in st.intents[intent] if p.lower() not in {q.lower() for q in phrases})
+                else:
+                    self.error(st, opath + ("intent",), self.no_intent(st, intent))
             for p in phrases:
                 low = p.lower()
                 if not low:
@@ -473,13 +488,13 @@ class _BundleChecker:
                     self.error(st, opath + ("phrases",),
                                f"phrase '{p}' is already used by options[{phrases_seen[low]}]")
                 phrases_seen.setdefault(low, i)
-            if key is None and not phrases:
-                self.error(st, opath, "an option needs a key or phrases")
+            if key is None and not phrases and intent is None:
+                self.error(st, opath, "an option needs a key, phrases or an intent")
             assigned = self.assignments(st, opath + ("set",), opt.get("set") or {})
             options.append(MenuOption(key, phrases, self.target(st, opath + ("goto",), name, opt["goto"]) or "",
-                                      assigned))
+                                      assigned, intent))
         return Menu(self.prompt(st, path + ("prompt",), body["prompt"], voice, language), tuple(options),
-                    self.retry(st, path, name, body, defaults, voice, language))
+                    self.retry(st, path, name, body, defaults, voice, language), self.node_speech(st, path, body))
 
     def collect(self, st: _FileState, path: Path, name: str, body: dict[str, Any], language: str,
                 voice: str | None, defaults: dict[str, Any]) -> Collect:
@@ -501,6 +516,7 @@ class _BundleChecker:
             if "confirm" in body else None,
             invalid=self.prompt(st, path + ("invalid",), body.get("invalid"), voice, language),
             retry=self.retry(st, path, name, body, defaults, voice, language),
+            speech=self.node_speech(st, path, body),
         )
 
     def lookup(self, st: _FileState, path: Path, name: str, body: dict[str, Any],

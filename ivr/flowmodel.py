@@ -26,6 +26,7 @@ class NodeKind(str, Enum):
     TRANSFER = "transfer"
     VOICEMAIL = "voicemail"
     HANGUP = "hangup"
+    LISTEN = "listen"
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,37 @@ class Retry:
     fallback: str | None
 
 
+class LowConfidence(str, Enum):
+    """What happens when speech is recognised with less than the threshold's confidence."""
+
+    CONFIRM = "confirm"    # "Did you say ...?" answered by yes/no or 1/2
+    REPEAT = "repeat"      # ask again
+
+
+@dataclass(frozen=True)
+class Speech:
+    """How a node listens for speech (the flow's ``speech`` block, with a node's own overrides applied).
+
+    Times are in milliseconds. ``confirm_prompt`` is rendered with ``heard`` (what was recognised).
+    """
+
+    confidence: float = 0.5
+    low_confidence: LowConfidence = LowConfidence.CONFIRM
+    confirm_prompt: Prompt = ()
+    repeat_prompt: Prompt = ()
+    no_input_ms: int = 5000
+    end_silence_ms: int = 300
+    max_utterance_ms: int = 10000
+    grammar: bool = True
+
+
 @dataclass(frozen=True)
 class MenuOption:
     key: str | None
     phrases: tuple[str, ...]
     goto: str
     set: Mapping[str, Any] = field(default_factory=dict)
+    intent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,27 @@ class Menu:
     prompt: Prompt
     options: tuple[MenuOption, ...]
     retry: Retry
+    speech: Speech | None = None  # None: keys only
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """Every phrase the menu accepts, in option order."""
+        return tuple(p for option in self.options for p in option.phrases)
+
+
+@dataclass(frozen=True)
+class ListenSpec:
+    """Free speech: the caller says what they want; ``intents`` maps an intent name to the node it leads to,
+    ``phrases`` holds each intent's phrases, and ``entities`` maps an entity kind (digits, amount, date) to the
+    variable receiving it (``None``: only ``entities.<kind>``)."""
+
+    prompt: Prompt
+    intents: Mapping[str, str]
+    phrases: Mapping[str, tuple[str, ...]]
+    entities: Mapping[str, str | None]
+    retry: Retry
+    speech: Speech
+    var: str | None = None  # receives the text heard
 
 
 @dataclass(frozen=True)
@@ -87,6 +134,7 @@ class Collect:
     confirm: Prompt | None
     invalid: Prompt
     retry: Retry
+    speech: Speech | None = None  # None: keys only
 
 
 @dataclass(frozen=True)
@@ -145,8 +193,8 @@ class Voicemail:
     mailbox: str | None
 
 
-NodeBody = Union[Prompt, Menu, Collect, LookupSpec, Branch, Hours, Mapping[str, Any], str, QueueSpec, Transfer,
-                 Voicemail, None]
+NodeBody = Union[Prompt, Menu, Collect, ListenSpec, LookupSpec, Branch, Hours, Mapping[str, Any], str, QueueSpec,
+                 Transfer, Voicemail, None]
 
 
 @dataclass(frozen=True)
@@ -171,6 +219,9 @@ class Flow:
     inputs: tuple[str, ...]
     numbers: tuple[str, ...]
     default: bool
+    speech: Speech | None = None  # the flow's speech settings; None when the flow is keys-only
+    speech_line: int = 0
+    intents: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         return self.nodes[name]

