@@ -4,7 +4,7 @@
 
 Each simulated call walks the sample flow by keys (language → opening hours → main menu → status callback:
 five signed webhooks) and starts again. Both servers run under the same gunicorn configuration as ``ivr serve``
-(sync workers, two per core plus one) on the project's own Redis. Two phases per server: *paced* (every caller pauses
+(threaded workers, one per core plus one) on the project's own Redis. Two phases per server: *paced* (every caller pauses
 ``--think`` seconds between requests, like callers listening to prompts: latency under a realistic load) and
 *saturated* (no pause: the most requests per second the server can answer). Prints requests/s, p50 and p99
 latency of both servers and the IVR/bare ratios.
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from ivr.runner import running_stack  # noqa: E402
+from ivr.runner import DEFAULT_THREADS, DEFAULT_WORKER_CLASS, DEFAULT_WORKERS, running_stack  # noqa: E402
 
 ACTION = re.compile(rb'<Gather action="([^"]+)"')
 KEYS = ("1", "3", "9")
@@ -127,10 +127,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=64, help="concurrent simulated calls")
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each phase")
     parser.add_argument("--think", type=float, default=0.5, help="pause between a prompt and the key (paced; +-50%% jitter)")
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
-                        help="gunicorn workers (as ivr serve)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread only)")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (as ivr serve)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers (as ivr serve)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per worker (as ivr serve)")
+    parser.add_argument("--worker-class", default=DEFAULT_WORKER_CLASS, help="gunicorn worker class (as ivr serve)")
     args = parser.parse_args()
     token = secrets.token_hex(16)
     os.environ.pop("REDIS_URL", None)

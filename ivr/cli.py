@@ -18,9 +18,8 @@ import click
 
 from ivr.config import Settings
 from ivr.errors import FlowError, StoreError
+from ivr.runner import DEFAULT_THREADS, DEFAULT_WORKER_CLASS, DEFAULT_WORKERS
 
-#: gunicorn's advice for sync workers: two per core plus one.
-DEFAULT_WORKERS = 2 * (os.cpu_count() or 1) + 1
 DEMO_NUMBER = "+15550100100"
 DEMO_CALLER = "+15551230000"
 
@@ -315,9 +314,10 @@ def worker(burst: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True)
 @click.option("--workers", default=DEFAULT_WORKERS, show_default=True, help="gunicorn worker processes")
-@click.option("--worker-class", default="sync", show_default=True,
-              help="gunicorn worker class (gthread: several requests per process, with --threads)")
-@click.option("--threads", default=1, show_default=True, help="threads per worker (gthread)")
+@click.option("--worker-class", default=DEFAULT_WORKER_CLASS, show_default=True,
+              help="gunicorn worker class (gthread carries webhooks, event streams and media-stream WebSockets)")
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True,
+              help="threads per worker: each open media stream or agent event stream holds one")
 @click.option("--no-worker", is_flag=True, help="Do not start an RQ worker.")
 def serve(host: str, port: int, workers: int, worker_class: str, threads: int, no_worker: bool) -> None:
     """Run the IVR server (gunicorn) and an RQ worker; without REDIS_URL, on the project's own Redis."""
@@ -438,7 +438,7 @@ def demo(port: int, once: bool) -> None:
     rest = TwilioRestStandIn().start()
     click.echo(f"sample Northwind Energy backend on {backend_url}; Twilio's REST API simulated on {rest.url}")
     try:
-        with running_stack(host="127.0.0.1", port=port, workers=2, threads=1, with_worker=True, quiet=True,
+        with running_stack(host="127.0.0.1", port=port, workers=2, threads=DEFAULT_THREADS, with_worker=True, quiet=True,
                            env_overrides={"IVR_SERVICE_BILLING_URL": backend_url, "TWILIO_API_URL": rest.url,
                                           "IVR_FLOWS_DIR": str(_settings().flows_dir)}) as stack:
             click.echo(f"IVR server on {stack.base_url}, RQ worker running, Redis at {stack.redis_url}")

@@ -20,6 +20,14 @@ from ivr.errors import IvrError
 from ivr.redisserver import EmbeddedRedis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# One gunicorn configuration carries the webhooks, the agents' event streams and the media-stream WebSockets:
+# threaded workers. A WebSocket or an event stream holds a thread, not a process; Vosk decodes in C with the GIL
+# released, so recognition on one thread and webhooks on another share the cores. One process per core plus one,
+# each loading the speech models once (bench/webhooks.py and bench/speech.py measure this configuration).
+DEFAULT_WORKER_CLASS = "gthread"
+DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
+DEFAULT_THREADS = 16
 STATE_DIR = Path(".ivr")
 
 
@@ -73,7 +81,7 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float
 @contextmanager
 def running_stack(*, host: str, port: int, workers: int, threads: int, with_worker: bool,
                   env_overrides: dict[str, str] | None = None, quiet: bool = False,
-                  app: str = "wsgi:app", worker_class: str = "sync") -> Iterator[Stack]:
+                  app: str = "wsgi:app", worker_class: str = DEFAULT_WORKER_CLASS) -> Iterator[Stack]:
     """Start Redis (if needed), gunicorn and an RQ worker; stop them all on exit."""
     env = dict(os.environ)
     env.update(env_overrides or {})

@@ -105,6 +105,16 @@ def test_concurrent_calls_all_complete(stack):
     assert len({r.call_sid for r in results}) == 16
 
 
+def test_a_caller_speaks_korean_through_the_production_server(stack, e2e_redis_url):
+    """The media stream is a WebSocket on gunicorn itself; what was said lands on the call log."""
+    result = place(stack, "say:영업 시간", "hangup", to="+15550100103")
+    assert result.errors == [] and result.of_kind("stream")
+    assert result.of_kind("stream")[0].data["url"] == stack.base_url.replace("http://", "ws://") + "/twilio/media"
+    assert any(t.startswith("고객 센터는 미국 동부 시간으로") for t in result.said)
+    shown = cli("calls", "show", result.call_sid, env={"REDIS_URL": e2e_redis_url})
+    assert "korean.main_menu [menu] chose  target=hours_info  intent=hours  heard=영업 시간" in shown.stdout
+
+
 def test_api_serves_the_call_log(stack):
     import requests
     result = place(stack, "3")
