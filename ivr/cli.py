@@ -188,6 +188,11 @@ def format_call(record: dict[str, Any]) -> str:
              f"  flow {record.get('flow', '')} version {record.get('version', '?')}, status "
              f"{record.get('status') or 'in-progress'}, disposition {record.get('disposition') or '-'}, "
              f"duration {record.get('duration') or 0}s"]
+    if record.get("transcript_status"):
+        said = record.get("transcript")
+        lines.append(f"  voicemail transcript ({record.get('transcript_language') or '?'}, "
+                     f"{record['transcript_status']}): "
+                     f"{repr(said) if said is not None else record.get('transcript_error') or 'pending'}")
     for entry in record.get("steps", []):
         offset = float(entry.get("at", started)) - started
         detail = {k: v for k, v in entry.items() if k not in ("flow", "node", "kind", "outcome", "at")}

@@ -100,12 +100,14 @@ def discover(models_dir: str | Path | None = None) -> list[ModelInfo]:
 
 
 class ModelRegistry:
-    """Loads each language's model at most once per process (loading takes seconds and hundreds of MB)."""
+    """Loads each model at most once per process (loading takes seconds and hundreds of MB): the loaded models
+    are shared by every registry of the process, whichever models directory it looks in."""
+
+    _loaded: dict[Path, Any] = {}
+    _lock = threading.Lock()
 
     def __init__(self, models_dir: str | Path | None = None):
         self.models_dir = models_dir
-        self._loaded: dict[Path, Any] = {}
-        self._lock = threading.Lock()
 
     def info(self, language: str) -> ModelInfo | None:
         """The installed model serving ``language`` (an exact language match before a same-family one)."""
