@@ -177,5 +177,9 @@ def transcribe_recording(call_sid: str, recording_url: str, language: str, flow:
         return store(TranscriptionStatus.FAILED, error=str(e))
     except (TranscriptionError, WavError) as e:
         return store(TranscriptionStatus.FAILED, error=str(e))
-    transcript = transcribe(registry.get(language), wav.pcm, wav.rate)
+    try:
+        transcript = transcribe(registry.get(language), wav.pcm, wav.rate)
+    except Exception as e:  # a model that fails to load or run: recorded, not retried (it would fail again)
+        log.exception("call %s: transcription failed", call_sid)
+        return store(TranscriptionStatus.FAILED, error=f"transcription failed: {type(e).__name__}: {e}")
     return store(TranscriptionStatus.DONE, text=transcript.text, confidence=transcript.confidence)

@@ -139,16 +139,23 @@ def download(model: CatalogueModel, models_dir: str | Path, *, session: requests
              on_progress: Callable[[int], None] | None = None) -> Path:
     """Fetch, check and unpack ``model`` into ``models_dir``; returns the model directory. ``on_progress`` gets
     the number of bytes of each chunk received. A model already installed there is left as it is."""
-    target_root = Path(models_dir)
-    target = target_root / model.name
+    target = Path(models_dir) / model.name
     if is_model(target):
         return target
-    target_root.mkdir(parents=True, exist_ok=True)
-    fd, archive_name = tempfile.mkstemp(prefix=f".{model.name}-", suffix=".zip.part", dir=target_root)
+    try:
+        return _download(model, target, session or requests.Session(), on_progress)
+    except OSError as e:
+        raise DownloadError(f"cannot install {model.name} in {target.parent}: {e}") from e
+
+
+def _download(model: CatalogueModel, target: Path, session: requests.Session,
+              on_progress: Callable[[int], None] | None) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, archive_name = tempfile.mkstemp(prefix=f".{model.name}-", suffix=".zip.part", dir=target.parent)
     archive = Path(archive_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            received, digest = _fetch(model, out, session or requests.Session(), on_progress)
+            received, digest = _fetch(model, out, session, on_progress)
         if model.size and received != model.size:
             raise ChecksumMismatch(f"{model.name}: received {received} bytes, the catalogue says {model.size}; "
                                    "the download was deleted")

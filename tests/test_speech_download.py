@@ -177,6 +177,9 @@ def test_cli_errors_are_clear_and_exit_1(catalogue, tmp_path, monkeypatch):
     runner = CliRunner()
     unknown = runner.invoke(main, ["speech", "download", "fr-FR", "--dir", str(tmp_path)])
     assert unknown.exit_code == 1 and "no Vosk model for fr-FR; the catalogue has: xx" in unknown.output
+    (tmp_path / "a-file").write_text("")
+    unwritable = runner.invoke(main, ["speech", "download", "xx", "--dir", str(tmp_path / "a-file" / "models")])
+    assert unwritable.exit_code == 1 and f"cannot install {MODEL_NAME} in" in unwritable.output
     monkeypatch.setenv("IVR_VOSK_MODELS_URL", "http://127.0.0.1:9/model-list.json")  # nothing listens there
     offline = runner.invoke(main, ["speech", "download", "xx", "--dir", str(tmp_path)])
     assert offline.exit_code == 1 and "cannot fetch the model catalogue" in offline.output
