@@ -33,6 +33,25 @@ return 1
 """
 
 
+# KEYS[1] = summary hash, KEYS[2] = steps list. ARGV: recording URL, final ('1'/'0'), ttl, max steps, step
+# document ('' for none), then field/value pairs for the summary. Stores a recording's transcription state unless
+# that recording already has a final one (a retried or duplicated job); -1 when the call's record is gone.
+_TRANSCRIPTION = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local current = redis.call('HMGET', KEYS[1], 'transcript_recording', 'transcript_final')
+if current[1] == ARGV[1] and current[2] == '1' then return 0 end
+redis.call('HDEL', KEYS[1], 'transcript', 'transcript_confidence', 'transcript_error')
+redis.call('HSET', KEYS[1], 'transcript_recording', ARGV[1], 'transcript_final', ARGV[2], unpack(ARGV, 6))
+if ARGV[5] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[5])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
 def _decode(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
@@ -44,6 +63,7 @@ class CallLog:
         self.redis = redis
         self.ttl = ttl
         self._finish = redis.register_script(_FINISH)
+        self._transcription = redis.register_script(_TRANSCRIPTION)
 
     def start(self, call_sid: str, *, caller: str, called: str, flow: str, version: int, started_at: float,
               pipe: redis_lib.client.Pipeline | None = None) -> None:
@@ -83,6 +103,22 @@ class CallLog:
                                  args=[status, rank, disposition or "", duration, ended_at, self.ttl, call_sid],
                                  client=pipe or self.redis))
 
+    def set_transcription(self, call_sid: str, recording: str, fields: dict[str, Any], *, final: bool,
+                          step: dict[str, Any] | None = None) -> int:
+        """Store the transcription of a call's recording (``transcript_*`` fields, and ``step`` on the steps).
+        A recording whose transcription is final is never changed again: 1 when stored, 0 when it was already
+        final, -1 when the call's record no longer exists."""
+        pairs = [str(item) for key, value in fields.items() if value is not None for item in (key, value)]
+        return int(self._transcription(
+            keys=[keys.call_summary(call_sid), keys.call_steps(call_sid)],
+            args=[recording, "1" if final else "0", self.ttl, MAX_STEPS,
+                  json.dumps(step, default=str) if step else "", *pairs]))
+
+    def transcription_final(self, call_sid: str, recording: str) -> bool:
+        """Has this recording already been transcribed (or given up on)?"""
+        stored, final = self.redis.hmget(keys.call_summary(call_sid), "transcript_recording", "transcript_final")
+        return _decode(stored) == recording and _decode(final) == "1"
+
     def get(self, call_sid: str) -> dict[str, Any] | None:
         pipe = self.redis.pipeline()
         pipe.hgetall(keys.call_summary(call_sid))
@@ -117,7 +153,8 @@ class CallLog:
     def _summary(raw: dict[Any, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {_decode(k): _decode(v) for k, v in raw.items()}
         record.pop("status_rank", None)
-        for field in ("started_at", "ended_at"):
+        record.pop("transcript_final", None)
+        for field in ("started_at", "ended_at", "transcript_confidence"):
             if field in record:
                 record[field] = float(record[field])
         for field in ("version", "duration"):

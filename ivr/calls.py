@@ -20,11 +20,12 @@ from ivr import keys
 from ivr.calllog import MAX_STEPS, CallLog
 from ivr.engine import CallState, Disposition, StepResult, Waiting, new_call, step
 from ivr.errors import EngineError, SessionError, StoreError
-from ivr.events import AgentCallEnded, CallStarted, Event, LookupDone, QueueEnded
+from ivr.events import AgentCallEnded, CallStarted, Event, LookupDone, QueueEnded, RecordingEnded
 from ivr.flowmodel import Bundle
 from ivr.flowrepo import FlowRepository
 from ivr.jobs import stage_finished
 from ivr.sessions import Session, SessionStore, decode
+from ivr.transcription import Recording
 from routing.acd import AgentStatus, Distributor, Offer
 from routing.config import QueueConfig
 
@@ -52,8 +53,10 @@ class CallService:
                  on_closed: Callable[[], None] | None = None, router: Distributor | None = None,
                  on_offer: Callable[[Offer], None] | None = None,
                  on_wrap_up: Callable[[str, int], None] | None = None,
-                 on_queued: Callable[[str, QueueConfig], None] | None = None):
+                 on_queued: Callable[[str, QueueConfig], None] | None = None,
+                 on_recorded: Callable[[Recording], None] | None = None):
         self.on_wrap_up = on_wrap_up
+        self.on_recorded = on_recorded
         self.on_queued = on_queued
         self.on_closed = on_closed
         self.router = router
@@ -106,7 +109,9 @@ class CallService:
             return self._replay(session, render)
         state = CallState.from_dict(session.state)
         bundle = self.repo.bundle(state.version)
-        result = self._advance(bundle, state, make_event(self.clock()))
+        event = make_event(self.clock())
+        recording = self._recording(call_sid, bundle, state, event)
+        result = self._advance(bundle, state, event)
         result = self._when_no_agents(bundle, result)
         twiml = render(result.instructions, seq + 1)
         saved = self.sessions.save(call_sid, Session(seq + 1, result.state.to_dict(), twiml), expected_seq=seq,
@@ -119,6 +124,11 @@ class CallService:
                 raise SessionError(f"session for call {call_sid} vanished")
             return self._replay(latest, render)
         self._route(call_sid, result.state, bundle)
+        if recording is not None and self.on_recorded is not None:
+            try:
+                self.on_recorded(recording)
+            except Exception:  # the caller's call goes on; the voicemail stays without a transcript
+                log.exception("could not queue the transcription of %s", call_sid)
         return twiml
 
     def session(self, call_sid: str) -> CallState | None:
@@ -166,6 +176,15 @@ class CallService:
         return self.advance(call_sid, session.seq, lambda now: AgentCallEnded(now, agent, status), render)
 
     # -- internals -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _recording(call_sid: str, bundle: Bundle, state: CallState, event: Event) -> Recording | None:
+        """The voicemail this event delivers, with the language of the flow that recorded it."""
+        if not isinstance(event, RecordingEnded) or state.waiting is not Waiting.RECORD or not event.url:
+            return None
+        flow = bundle.flows.get(state.flow)
+        return Recording(call_sid, event.url, flow.language if flow else "", state.flow, state.node,
+                         event.duration)
+
     def _when_no_agents(self, bundle: Bundle, result: StepResult) -> StepResult:
         """A call about to wait in a queue while no agent at all is signed in follows the queue's
         ``when_no_agents``: another queue, or out of the queue at once (the flow goes on from its queue node)."""

@@ -1,21 +1,43 @@
-"""Vosk models: found, not downloaded at run time. Installed model packages (``vosk_model_<lang>`` from PyPI)
-and model directories under ``IVR_SPEECH_MODELS_DIR`` (as unpacked from an official archive, for example
-``vosk-model-small-en-us-0.15``) are discovered; each is loaded once per process and shared by every stream."""
+"""Vosk models: found, never downloaded at run time. Installed model packages (``vosk_model_<lang>`` from PyPI)
+and model directories under the models directory (``IVR_SPEECH_MODELS_DIR``, else a per-user data directory;
+``ivr speech download`` puts official archives there, for example ``vosk-model-small-en-us-0.15``) are
+discovered; each is loaded once per process and shared by every stream."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import json
+import os
 import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from speech.errors import SpeechError
 
-_DIR_NAME = re.compile(r"^vosk-model-(?:small-)?([a-z]{2,3}(?:-[a-z]{2,4})?)(?:-[\w.]+)?$")
+_DIR_NAME = re.compile(r"^vosk-model-(?:small-)?([a-z]{2,3}(?:-[a-z]{2,4})?)(?:-[\w.-]+)?$")
+#: Written into each downloaded model directory: what the catalogue said about it (language, name, checksum).
+METADATA_FILE = "ivr-model.json"
+#: Flow languages (BCP 47) whose Vosk catalogue code differs.
+LANGUAGE_ALIASES: Mapping[str, str] = {"zh": "cn", "uk": "ua", "vi": "vn"}
+
+
+def default_models_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$IVR_SPEECH_MODELS_DIR``, else ``$XDG_DATA_HOME/ivr/speech-models`` (``~/.local/share/...``)."""
+    env = os.environ if env is None else env
+    if env.get("IVR_SPEECH_MODELS_DIR"):
+        return Path(env["IVR_SPEECH_MODELS_DIR"]).expanduser()
+    data_home = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data_home / "ivr" / "speech-models"
+
+
+def vosk_language(language: str) -> str:
+    """A flow language (``en-US``, ``zh-CN``, ``ko``) as Vosk's catalogue spells it (``en-us``, ``cn``, ``ko``)."""
+    wanted = language.strip().lower().replace("_", "-")
+    return LANGUAGE_ALIASES.get(wanted.split("-")[0], wanted)
 
 
 @dataclass(frozen=True)
@@ -28,16 +50,33 @@ class ModelInfo:
 
     def serves(self, language: str) -> bool:
         """Does this model recognize a flow language such as ``ko-KR`` or ``en-US``?"""
-        wanted = language.lower().replace("_", "-")
+        wanted = vosk_language(language)
         return wanted == self.language or wanted.split("-")[0] == self.language.split("-")[0]
 
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
-def _is_model(path: Path) -> bool:
+
+def is_model(path: Path) -> bool:
+    """A Vosk model directory has at least ``am/`` and ``conf/``."""
     return (path / "am").is_dir() and (path / "conf").is_dir()
 
 
+def _directory_model(child: Path) -> ModelInfo | None:
+    if not child.is_dir() or not is_model(child):
+        return None
+    try:
+        meta = json.loads((child / METADATA_FILE).read_text(encoding="utf-8"))
+        language = str(meta["lang"]).lower()
+        return ModelInfo(language, child, f"downloaded {meta.get('name') or child.name}")
+    except (OSError, ValueError, KeyError, TypeError):
+        match = _DIR_NAME.match(child.name)
+        return ModelInfo(match.group(1), child, f"directory {child}") if match else None
+
+
 def discover(models_dir: str | Path | None = None) -> list[ModelInfo]:
-    """Every model this machine has: PyPI model packages first, then directories in ``models_dir``."""
+    """Every model this machine has: PyPI model packages first, then directories in ``models_dir`` (default:
+    :func:`default_models_dir`)."""
     found: list[ModelInfo] = []
     for dist in importlib.metadata.distributions():
         name = (dist.metadata["Name"] or "").lower().replace("_", "-")
@@ -49,14 +88,15 @@ def discover(models_dir: str | Path | None = None) -> list[ModelInfo]:
         except ImportError:
             continue
         root = Path(module.__file__ or "").parent
-        path = root / "model" if _is_model(root / "model") else root
-        if _is_model(path):
+        path = root / "model" if is_model(root / "model") else root
+        if is_model(path):
             found.append(ModelInfo(name[len("vosk-model-"):], path, f"package {dist.metadata['Name']} {dist.version}"))
-    if models_dir and Path(models_dir).is_dir():
-        for child in sorted(Path(models_dir).iterdir()):
-            match = _DIR_NAME.match(child.name)
-            if match and child.is_dir() and _is_model(child):
-                found.append(ModelInfo(match.group(1), child, f"directory {child}"))
+    directory = Path(models_dir) if models_dir else default_models_dir()
+    if directory.is_dir():
+        for child in sorted(directory.iterdir()):
+            info = _directory_model(child)
+            if info is not None:
+                found.append(info)
     return found
 
 
@@ -68,7 +108,8 @@ DISCOVERY_TTL = 60.0
 
 
 class ModelRegistry:
-    """Loads each language's model at most once per process (loading takes seconds and hundreds of MB)."""
+    """Loads each model at most once per process (loading takes seconds and hundreds of MB): the loaded models
+    are shared by every registry of the process, whichever models directory it looks in."""
 
     def __init__(self, models_dir: str | Path | None = None):
         self.models_dir = models_dir
@@ -82,7 +123,10 @@ class ModelRegistry:
         return self._found[1]
 
     def info(self, language: str) -> ModelInfo | None:
-        return next((m for m in self.installed() if m.serves(language)), None)
+        """The installed model serving ``language`` (an exact language match before a same-family one)."""
+        models = [m for m in self.installed() if m.serves(language)]
+        exact = [m for m in models if m.language == vosk_language(language)]
+        return (exact or models or [None])[0]
 
     def serves(self, language: str) -> bool:
         """Is there a model for ``language`` (so its prompts can listen for speech)?"""
@@ -93,7 +137,8 @@ class ModelRegistry:
         info = self.info(language)
         if info is None:
             raise SpeechError(f"no speech model for {language}: install one (for example the PyPI package "
-                              f"vosk-model-{language.split('-')[0].lower()}) or put it in IVR_SPEECH_MODELS_DIR")
+                              f"vosk-model-{language.split('-')[0].lower()}, or 'ivr speech download "
+                              f"{language}') or put it in IVR_SPEECH_MODELS_DIR")
         with _LOAD_LOCK:
             model = _LOADED.get(info.path)
             if model is None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import threading
+import wave
 
 import pytest
+import requests
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 from werkzeug.serving import make_server
 
 from ivr.simulator import (
-    HttpTransport, InteractiveCaller, ScriptedCaller, Simulator, WsgiTransport, format_transcript,
+    HttpTransport, InteractiveCaller, ScriptedCaller, Simulator, TwilioRestStandIn, WsgiTransport,
+    format_transcript,
 )
 
 TOKEN = "sim-token"
@@ -173,6 +177,17 @@ def test_record_posts_a_recording(sim):
     result = call(sim, "3")
     assert result.of_kind("record")[0].data["recording_url"].startswith("https://api.twilio.com/")
     assert result.said[-1] == "Recorded 12 seconds."
+
+
+def test_with_a_rest_stand_in_the_recording_is_served_by_it(app):
+    with TwilioRestStandIn() as rest:
+        result = call(Simulator(WsgiTransport(app), TOKEN, rest=rest), "3")
+        url = result.of_kind("record")[0].data["recording_url"]
+        assert url.startswith(f"{rest.url}/2010-04-01/Accounts/AC")
+        with wave.open(io.BytesIO(requests.get(url + ".wav", timeout=10).content)) as wav:
+            assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels(), wav.getnframes()) == \
+                (8000, 2, 1, 12 * 8000)
+        assert requests.get(url[:-5] + "00000.wav", timeout=10).status_code == 404
 
 
 def test_a_stream_that_cannot_connect_goes_on_to_the_connect_action_as_twilio_does(sim):

@@ -21,6 +21,7 @@ from ivr.listening import ListenStore
 from ivr.jobs import (
     enqueue_count, schedule_escalation, schedule_max_wait, schedule_offer_expiry, schedule_wrap_up_end,
 )
+from ivr.transcription import enqueue_transcription
 from ivr.twilio_rest import TwilioRest
 from routing.acd import Distributor
 from routing.config import QueueConfig
@@ -98,7 +99,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
                         on_closed=lambda: enqueue_count(redis_client), router=Distributor(redis_client),
                         on_offer=lambda offer: schedule_offer_expiry(redis_client, offer),
                         on_wrap_up=lambda agent, seconds: schedule_wrap_up_end(redis_client, agent, seconds),
-                        on_queued=functools.partial(_schedule_queue_timers, redis_client))
+                        on_queued=functools.partial(_schedule_queue_timers, redis_client),
+                        on_recorded=functools.partial(enqueue_transcription, redis_client, calllog))
     twilio = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token or "unset", settings.twilio_api_url)
     app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, ListenStore(redis_client),
                                      ModelRegistry(settings.speech_models_dir), embedded)

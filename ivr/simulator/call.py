@@ -371,7 +371,10 @@ class _Run:
     def record(self, url: str, verb: ET.Element) -> tuple[str | None, HttpResponse | None]:
         duration, digits = self.caller.recording()
         recording_sid = "RE" + secrets.token_hex(16)
-        recording_url = f"https://api.twilio.com/2010-04-01/Accounts/{self.sim.account_sid}/Recordings/{recording_sid}"
+        api = self.sim.rest.url if self.sim.rest is not None else "https://api.twilio.com"
+        recording_url = f"{api}/2010-04-01/Accounts/{self.sim.account_sid}/Recordings/{recording_sid}"
+        if self.sim.rest is not None:
+            self.sim.rest.add_recording(recording_sid, duration)
         self.emit("record", max_length=int(verb.get("maxLength", "3600")), duration=duration,
                   recording_url=recording_url)
         action = urljoin(url, verb.get("action") or url)

@@ -1,16 +1,20 @@
 """The simulator standing in for Twilio's REST API: ``POST /2010-04-01/Accounts/{AC}/Calls/{CA}.json`` with
 ``Twiml`` or ``Url`` redirects a live simulated call (as Twilio does when an agent is connected), ``Status=completed``
-hangs it up; a call that is not live answers 404 with Twilio's error 20404. Point the server's ``TWILIO_API_URL``
-at :attr:`TwilioRestStandIn.url`."""
+hangs it up; a call that is not live answers 404 with Twilio's error 20404. Recordings the simulated callers
+leave are served as Twilio serves them (``GET .../Recordings/{RE}.wav``: 8 kHz 16-bit mono, here silence), so
+voicemail transcription in demos never reaches the real Twilio. Point the server's ``TWILIO_API_URL`` at
+:attr:`TwilioRestStandIn.url`."""
 
 from __future__ import annotations
 
+import io
 import queue
 import threading
+import wave
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 
@@ -33,6 +37,7 @@ class TwilioRestStandIn:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self._inboxes: dict[str, queue.Queue[Redirect]] = {}
+        self._recordings: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.requests: list[dict[str, str]] = []
         self._server = make_server(host, port, self._app(), threaded=True, request_handler=_Quiet)
@@ -62,8 +67,28 @@ class TwilioRestStandIn:
         with self._lock:
             self._inboxes.pop(call_sid, None)
 
+    def add_recording(self, recording_sid: str, seconds: int) -> None:
+        """A simulated caller left a recording of ``seconds`` (at most a minute of silence is kept)."""
+        out = io.BytesIO()
+        with wave.open(out, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(b"\x00\x00" * 8000 * max(0, min(seconds, 60)))
+        with self._lock:
+            self._recordings[recording_sid] = out.getvalue()
+
     def _app(self) -> Flask:
         app = Flask("twilio-rest-stand-in")
+
+        @app.get("/2010-04-01/Accounts/<account>/Recordings/<recording_sid>.wav")
+        def recording(account: str, recording_sid: str):
+            with self._lock:
+                body = self._recordings.get(recording_sid)
+            if body is None:
+                return jsonify(code=20404, message=f"The requested resource {recording_sid} was not found",
+                               status=404), 404
+            return Response(body, 200, mimetype="audio/x-wav")
 
         @app.post("/2010-04-01/Accounts/<account>/Calls/<call_sid>.json")
         def update_call(account: str, call_sid: str):
