@@ -148,7 +148,32 @@ def test_loop_with_an_exit_is_fine():
 
 def test_yaml_syntax_error_has_a_line():
     errors = errors_of("nodes:\n  a:\n    say: [unclosed\n    next: b\n")
-    assert len(errors) == 1 and errors[0].startswith("main.yaml:") and "YAML syntax error" in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("main.yaml:3: YAML syntax error") and "(line 4)" in errors[0]
+
+
+FLOW_TAIL = "    next: b\n  b:\n    say: Bye\n    next: c\n  c:\n    hangup: true\n"
+
+
+@pytest.mark.parametrize("text, line, words", [
+    # a quote opened on line 3 and never closed: PyYAML stops at the end of the file, the mistake is on line 3
+    ('nodes:\n  a:\n    say: "Hello\n' + FLOW_TAIL, 3, "found unexpected end of stream (line 9)"),
+    ("nodes:\n  a:\n    say: 'Hello\n" + FLOW_TAIL, 3, "found unexpected end of stream (line 9)"),
+    # a quote closed lines later than meant (by the next quote)
+    ('nodes:\n  a:\n    say: "Hello\n    next: b\n  b:\n    say: "Bye"\n    next: c\n  c:\n    hangup: true\n', 3,
+     "quoted text runs from line 3 to line 6"),
+    ("nodes:\n  a:\n    say: 'We're open'\n" + FLOW_TAIL, 3, "text follows a closing quote"),
+    # bad indentation: the line that breaks the block, not where the block began
+    ("nodes:\n  a:\n    say: Hello\n   next: b\n  b:\n    hangup: true\n", 4, "check the indentation"),
+    ("nodes:\n  a:\n    say: Hello\n  - b\n", 4, "check the indentation"),
+    # a tab used for indentation
+    ("nodes:\n  a:\n\tsay: Hello\n\tnext: b\n  b:\n    hangup: true\n", 3, "not tabs"),
+    ("nodes:\n  a:\n    say: Hello\n    \tnext: b\n  b:\n    hangup: true\n", 4, "not tabs"),
+])
+def test_yaml_syntax_error_line_is_where_the_mistake_is(text, line, words):
+    errors = errors_of(text)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"main.yaml:{line}: YAML syntax error: "), errors
+    assert words in errors[0]
 
 
 def test_yaml_cannot_name_code():
