@@ -76,6 +76,216 @@ def test_all_errors_are_reported_at_once():
     assert len(errors) >= 5
 
 
+EVERY_MISTAKE = """\
+    description: Every kind of mistake at once
+    timezone: America/New_York
+    nodes:
+      welcome:
+        say: "Hello {{ custmer }}."
+        next: main_menu
+      main_menu:
+        menu:
+          prompt: "Press 1 for your account, 2 for hours, 3 to hold."
+          options:
+            - {key: 1, goto: ask_account}
+            - {key: 2, goto: hours_info}
+            - {key: 3, goto: hold}
+            - {key: 0, goto: agnet}
+          fallback: goodbye
+      ask_account:
+        collect:
+          prompt: "Enter your account number."
+          var: customer
+          timeout: 5 seconds
+          pattern: "[0-9"
+          tries: 3
+        next: fetch
+      fetch:
+        lookup:
+          url: "https://example.com/{{customer}}"
+          as: account
+        next: read_balance
+      read_balance:
+        say: "Your balance is {{ account.balance }}."
+        next: goodbye
+      hours_info:
+        say: "We are open 9 to 5."
+      hold:
+        say: "Please hold."
+        next: hold_again
+      hold_again:
+        say: "Still holding."
+        next: hold
+      agent:
+        queue: {name: general}
+      goodbye:
+        hangup: "Goodbye."
+        descripton: the end
+      old_menu:
+        say: "This menu is retired."
+        next: goodbye
+    """
+
+
+def test_every_kind_of_error_in_one_flow_at_once():
+    # Nothing hides anything else: broken nodes (fetch misses a key, goodbye and ask_account have unknown keys) and
+    # an unknown target do not stop the graph checks, and cause no false reports of their own: 'agent' (meant by
+    # 'agnet') is not called unreachable, the variable 'account' of the broken lookup is not called undefined.
+    assert errors_of(EVERY_MISTAKE) == [
+        "main.yaml:5: nodes.welcome.say: undefined variable 'custmer' (did you mean 'customer'?)",
+        "main.yaml:14: nodes.main_menu.menu.options[3].goto: no node 'agnet' (did you mean 'agent'?)",
+        "main.yaml:20: nodes.ask_account.collect.timeout: '5 seconds' is not a duration (use 5s, 500ms, 2m or 1h)",
+        "main.yaml:21: nodes.ask_account.collect.pattern: bad pattern: unterminated character set at position 0",
+        "main.yaml:22: nodes.ask_account.collect.tries: unknown key 'tries' (did you mean 'retries'?)",
+        "main.yaml:25: nodes.fetch.lookup: missing required key 'on_failure'",
+        "main.yaml:32: nodes.hours_info: dead end: a say node needs 'next' (where the call goes afterwards)",
+        "main.yaml:34: nodes.hold: loop with no exit: hold, hold_again lead only to each other and never hang up, "
+        "transfer, queue or return",
+        "main.yaml:44: nodes.goodbye.descripton: unknown key 'descripton' (did you mean 'description'?)",
+        "main.yaml:45: nodes.old_menu: unreachable: no path from start 'welcome' leads here",
+    ]
+
+
+def test_graph_is_checked_despite_an_unknown_target_and_a_bad_pattern():
+    errors = errors_of("""\
+        nodes:
+          menu:
+            menu:
+              prompt: Press 1 or 2
+              options: [{key: 1, goto: ask}, {key: 2, goto: spin}, {key: 9, goto: nowhere}]
+          ask:
+            collect: {prompt: Digits, var: d, pattern: "(unclosed"}
+            next: bye
+          spin:
+            say: Round
+            next: spin_more
+          spin_more:
+            say: And round
+            next: spin
+          orphan:
+            say: Nobody comes here
+            next: bye
+          bye:
+            hangup: true
+        """)
+    assert errors == [
+        "main.yaml:5: nodes.menu.menu.options[2].goto: no node 'nowhere'",
+        "main.yaml:7: nodes.ask.collect.pattern: bad pattern: missing ), unterminated subpattern at position 0",
+        "main.yaml:9: nodes.spin: loop with no exit: spin, spin_more lead only to each other and never hang up, "
+        "transfer, queue or return",
+        "main.yaml:15: nodes.orphan: unreachable: no path from start 'menu' leads here",
+    ]
+
+
+def test_broken_nodes_cause_no_false_reports():
+    errors = errors_of("""\
+        defaults: {fallback: agent}
+        nodes:
+          a:
+            sya: Hello
+            next: b
+          b:
+            menu:
+              options: [{key: 1, goto: c}, {key: 2, goto: b}]
+          c:
+            collect: {prompt: Digits, var: account, timout: 5s}
+            next: d
+          d:
+            branch:
+              cases:
+                - when: {var: account, equals: "1"}
+              else: e
+          e:
+            say: "Thanks {{account}} {{total}}"
+            next: f
+          f:
+            lookup: {url: "https://example.com/x", save: {total: total}}
+            next: b
+          agent:
+            queue: {name: general}
+        """)
+    # b, c, d, e and f are reached only through broken nodes, agent only as b's default fallback; account and
+    # total are defined by broken nodes.
+    assert errors == [
+        "main.yaml:3: nodes.a: a node needs exactly one kind: say, menu, collect, lookup, branch, hours, set, "
+        "subflow, return, queue, transfer, voicemail, hangup",
+        "main.yaml:4: nodes.a.sya: unknown key 'sya' (did you mean 'say'?)",
+        "main.yaml:7: nodes.b.menu: missing required key 'prompt'",
+        "main.yaml:10: nodes.c.collect.timout: unknown key 'timout' (did you mean 'timeout'?)",
+        "main.yaml:15: nodes.d.branch.cases[0]: missing required key 'goto'",
+        "main.yaml:21: nodes.f.lookup: missing required key 'on_failure'",
+    ]
+
+
+def test_a_broken_node_is_no_false_loop_or_dead_end():
+    # once 'fallbak' is corrected the loop has an exit, and 'bye' is reached
+    errors = errors_of("""\
+        nodes:
+          a:
+            menu:
+              prompt: Press 1 to hear it again
+              options: [{key: 1, goto: b}]
+              fallbak: bye
+          b:
+            say: Again
+            next: a
+          bye:
+            hangup: true
+        """)
+    assert errors == ["main.yaml:6: nodes.a.menu.fallbak: unknown key 'fallbak' (did you mean 'fallback'?)"]
+
+
+def test_unknown_targets_in_broken_nodes_are_reported():
+    errors = errors_of("""\
+        nodes:
+          a:
+            menu:
+              options: [{key: 1, goto: bb}]
+          b:
+            hangup: true
+        """)
+    assert errors == ["main.yaml:3: nodes.a.menu: missing required key 'prompt'",
+                      "main.yaml:4: nodes.a.menu.options[0].goto: no node 'bb' (did you mean 'b'?)"]
+
+
+def test_malformed_top_level_values_are_reported_not_fatal():
+    errors = errors_of("""\
+        schedules: [office]
+        inputs: [{a: 1}]
+        variables: [1]
+        defaults: "x"
+        services: [billing]
+        numbers: {a: b}
+        start: 5
+        nodes:
+          a:
+            hangup: true
+        """)
+    assert errors == [
+        "main.yaml:1: schedules: expected a mapping, got a list",
+        "main.yaml:2: inputs[0]: expected text, got a mapping",
+        "main.yaml:3: variables: expected a mapping, got a list",
+        "main.yaml:4: defaults: expected a mapping, got the text 'x'",
+        "main.yaml:5: services: expected a mapping, got a list",
+        "main.yaml:6: numbers: expected a list, got a mapping",
+        "main.yaml:7: start: expected text, got the number 5",
+    ]
+
+
+def test_a_shared_default_is_reported_once():
+    errors = errors_of("""\
+        defaults: {timeout: 5 seconds}
+        nodes:
+          a:
+            menu: {prompt: One, options: [{key: 1, goto: b}]}
+          b:
+            menu: {prompt: Two, options: [{key: 1, goto: c}]}
+          c:
+            hangup: true
+        """)
+    assert errors == ["main.yaml:1: defaults.timeout: '5 seconds' is not a duration (use 5s, 500ms, 2m or 1h)"]
+
+
 def test_missing_required_key_and_wrong_type():
     errors = errors_of("""\
         nodes:
