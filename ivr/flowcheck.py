@@ -74,14 +74,21 @@ def check_files(paths: Sequence[str | FsPath]) -> list[Diagnostic]:
     """Diagnostics for the given files or directories (empty when valid); used by ``ivr flows check``."""
     sources: dict[str, str] = {}
     diagnostics: list[Diagnostic] = []
+    seen: set[FsPath] = set()
+
+    def add(file: FsPath, text: str) -> None:  # a file named twice (in a directory and by itself) is read once
+        if file.resolve() not in seen:
+            seen.add(file.resolve())
+            sources[str(file)] = text
+
     for raw in paths:
         path = FsPath(raw)
         try:
             if path.is_dir():
                 for name, text in read_directory(path).items():
-                    sources[str(path / name)] = text
+                    add(path / name, text)
             else:
-                sources[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
+                add(path, path.read_bytes().decode("utf-8", errors="replace"))
         except FlowError as e:
             diagnostics.extend(e.diagnostics)
         except OSError as e:
@@ -133,6 +140,7 @@ class _BundleChecker:
         self.schedule_origin: dict[str, str] = {}
         self.routing: RoutingConfig | None = None
         self.queues_file: str | None = None
+        self.unread: dict[str, str] = {}  # flow name -> text, for flow files that are not YAML mappings
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def error(self, state: _FileState | SourceMap, path: Path, message: str) -> None:
@@ -201,10 +209,12 @@ class _BundleChecker:
             raw, smap = load(text, file)
         except YamlSyntaxError as e:
             self.diagnostics.append(e.diagnostic)
+            self.unread[flow_name(file)] = text
             return
         name = flow_name(file)
         if not isinstance(raw, dict):
             self.diagnostics.append(Diagnostic(file, 1, "", "a flow file is a mapping with at least 'nodes'"))
+            self.unread[name] = text
             return
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", name):
             self.diagnostics.append(Diagnostic(file, 1, "", f"'{name}' is not a valid flow name: rename the file "
@@ -653,12 +663,18 @@ class _BundleChecker:
     # -- across files --------------------------------------------------------------------------------------------
     def check_cross_file(self) -> None:
         names = {st.name: st for st in self.files.values()}
+
+        def unread_mentions(word: str) -> bool:
+            """Whether a flow file that could not be read (its error is reported) mentions ``word``: it may define
+            that flow, schedule or variable, which is then not reported missing elsewhere."""
+            return any(re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", t) for t in self.unread.values())
+
         for st in self.files.values():
             for path, target in st.subflows:
-                if target not in names:
+                if target not in names and target not in self.unread:
                     self.error(st, path, f"no flow '{target}'{suggest(target, names)}")
             for path, sched in st.schedules_used:
-                if sched not in self.schedule_origin:
+                if sched not in self.schedule_origin and not unread_mentions(sched):
                     self.error(st, path, f"no schedule '{sched}'{suggest(sched, self.schedule_origin)}")
         if self.routing is not None:
             for st in self.files.values():
@@ -673,10 +689,15 @@ class _BundleChecker:
         # Variables are shared by a call across the flows it enters, so a flow may use what the flows it calls or
         # is called from define: decide definedness over each group of flows linked by subflow calls.
         groups = _subflow_groups({st.name: {t for _p, t in st.subflows if t in names} for st in names.values()})
+        linked_to_unread = {st.name for st in names.values()
+                            if any(t in self.unread for _p, t in st.subflows) or unread_mentions(st.name)}
+        unread_words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(self.unread.values())))
         for st in self.files.values():
             defined = set(BUILTIN_VARIABLES)
             for member in groups.get(st.name, {st.name}):
                 defined |= names[member].defined
+                if member in linked_to_unread:
+                    defined |= unread_words
             for path, var in st.used:
                 top = var.split(".")[0]
                 if top not in defined:

@@ -529,6 +529,87 @@ def test_cli_check_exit_codes(tmp_path):
     assert f"{bad}:4: nodes.a.next: no node 'nowhere'" in fail.stdout
 
 
+def test_errors_of_every_file_at_once():
+    errors = errors_of("nodes:\n  a:\n    subflow: help\n    next: b\n  b:\n    hangup: true\n", extra={
+        "help.yaml": "nodes:\n  h:\n    say: Help\n    next: hh\n  h2:\n    return: true\n",
+        "sales.yaml": "nodes:\n  s:\n    queue: {name: sales, priorty: 2}\n",
+        "broken.yaml": "nodes:\n  x:\n    say: 'unclosed\n",
+    })
+    assert errors == [
+        "broken.yaml:3: YAML syntax error: while scanning a quoted scalar: found unexpected end of stream",
+        "help.yaml:4: nodes.h.next: no node 'hh' (did you mean 'h'?)",
+        "help.yaml:5: nodes.h2: unreachable: no path from start 'h' leads here",
+        "sales.yaml:3: nodes.s.queue.priorty: unknown key 'priorty' (did you mean 'priority'?)",
+    ]
+
+
+def test_a_file_that_cannot_be_read_causes_no_false_errors_in_the_others():
+    main = """\
+        nodes:
+          who:
+            subflow: ident
+            next: greet
+          greet:
+            say: "Hello {{customer}} {{custmer}}"
+            next: check
+          check:
+            hours: {schedule: office, open: bye, closed: bye}
+          bye:
+            hangup: true
+        """
+    ident = """\
+        schedules:
+          office: {timezone: Europe/Paris, weekly: {mon-fri: "09:00-17:00"}}
+        nodes:
+          ask:
+            set: {customer: x}
+            say: "oops
+            next: done
+          done:
+            return: true
+        """
+    # ident.yaml may well define the flow 'ident', the schedule 'office' and the variable 'customer'
+    errors = errors_of(main, extra={"ident.yaml": textwrap.dedent(ident)})
+    assert errors == [
+        "ident.yaml:6: YAML syntax error: while scanning a quoted scalar: found unexpected end of stream (line 9)",
+        "main.yaml:6: nodes.greet.say: undefined variable 'custmer' (did you mean 'customer'?)",
+    ]
+
+
+def test_cli_checks_directories_and_files_together(tmp_path):
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "main.yaml").write_text("nodes:\n  a:\n    subflow: extra\n    next: b\n  b:\n    hangup: Bye\n")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("nodes:\n  e:\n    return: true\n")
+    runner = CliRunner()
+    ok = runner.invoke(main, ["flows", "check", str(flows), str(extra), str(flows / "main.yaml")])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("ok: ")
+    # alone, the directory calls a flow it does not have
+    alone = runner.invoke(main, ["flows", "check", str(flows)])
+    assert alone.exit_code == 1
+    assert f"{flows / 'main.yaml'}:3: nodes.a.subflow: no flow 'extra'\n" in alone.output
+    extra.write_text("nodes:\n  e:\n    return: true\n  f:\n    sya: Hi\n")
+    (flows / "main.yaml").write_text("nodes:\n  a:\n    subflow: extra\n    next: nowhere\n  b:\n    hangup: Bye\n")
+    bad = runner.invoke(main, ["flows", "check", str(flows), str(extra), str(tmp_path / "missing.yaml")])
+    assert bad.exit_code == 1
+    lines = [line for line in bad.output.splitlines() if not line.endswith("problems found")]
+    assert lines == [
+        f"{extra}:4: nodes.f: a node needs exactly one kind: say, menu, collect, lookup, branch, hours, set, "
+        "subflow, return, queue, transfer, voicemail, hangup",
+        f"{extra}:4: nodes.f: unreachable: no path from start 'e' leads here",
+        f"{extra}:5: nodes.f.sya: unknown key 'sya' (did you mean 'say'?)",
+        f"{flows / 'main.yaml'}:4: nodes.a.next: no node 'nowhere'",
+        f"{flows / 'main.yaml'}:5: nodes.b: unreachable: no path from start 'a' leads here",
+        f"{tmp_path / 'missing.yaml'}:1: cannot read: No such file or directory",
+    ]
+
+
 QUEUES = """\
     skills: [billing, english]
     queues:
