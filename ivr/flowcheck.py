@@ -248,6 +248,7 @@ class _BundleChecker:
         raw = st.raw
         nodes_raw = raw.get("nodes")
         if not isinstance(nodes_raw, dict) or not nodes_raw:
+            self.unread[st.name] = self.sources.get(st.file, "")  # what it defines is unknown (as if unreadable)
             return None
         language = str(raw.get("language") or "en-US")
         voice = raw.get("voice")
@@ -376,6 +377,7 @@ class _BundleChecker:
             if key not in fs.NODE_COMMON:
                 hint = suggest(key, [*fs.NODE_KINDS, *fs.NODE_COMMON])
                 self.error(st, path + (key,), f"unknown key '{key}'{hint}")
+                self.harvest_unknown(st, raw[key])
                 ok = False
         if not kinds:
             self.error(st, path, "a node needs exactly one kind: " + ", ".join(fs.NODE_KINDS))
@@ -384,6 +386,8 @@ class _BundleChecker:
         if len(kinds) > 1:
             self.error(st, path + (kinds[1],), f"a node has one kind, this one has {', '.join(kinds)}")
             self.harvest_variables(st, raw)
+            if isinstance(raw.get("subflow"), str):
+                st.subflows.append((path + ("subflow",), raw["subflow"]))
             return None
         kind = NodeKind(kinds[0])
         body = raw[kind.value]
@@ -391,7 +395,9 @@ class _BundleChecker:
             ok = False
             # Check the rest of the body anyway: without the parts that are wrong (already reported), if what
             # remains is well-formed; else only read its targets and the variables it defines.
-            pruned, body_ok = _prune(fs.NODE_KINDS[kind.value], body)
+            pruned, body_ok, unknown = _prune(fs.NODE_KINDS[kind.value], body)
+            for value in unknown:
+                self.harvest_unknown(st, value)
             if body_ok:
                 body = pruned
             else:
@@ -430,6 +436,15 @@ class _BundleChecker:
         elif isinstance(raw, list):
             for i, value in enumerate(raw):
                 self.harvest_targets(st, path + (i,), name, value)
+
+    def harvest_unknown(self, st: _FileState, value: Any) -> None:
+        """The value of an unknown key may be that of a misspelt 'var', 'as', 'set' or 'save': the names it holds
+        count as defined, so that a typo is reported once, not again at every use of the variable."""
+        if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            st.defined.add(value)
+        elif isinstance(value, dict):
+            st.defined |= {k for k in value if isinstance(k, str)}
+        self.harvest_variables(st, value)
 
     def harvest_variables(self, st: _FileState, raw: Any) -> None:
         """The variables a node that could not be built would define, so that their uses elsewhere are not
@@ -688,7 +703,10 @@ class _BundleChecker:
                                        f"{suggest(skill, self.routing.skills)}; declare it in {self.queues_file}")
         # Variables are shared by a call across the flows it enters, so a flow may use what the flows it calls or
         # is called from define: decide definedness over each group of flows linked by subflow calls.
-        groups = _subflow_groups({st.name: {t for _p, t in st.subflows if t in names} for st in names.values()})
+        # (a call to a missing flow links to the flows it may mean, as in did-you-mean)
+        groups = _subflow_groups({st.name: {m for _p, t in st.subflows
+                                            for m in ([t] if t in names else difflib.get_close_matches(t, names))}
+                                  for st in names.values()})
         linked_to_unread = {st.name for st in names.values()
                             if any(t in self.unread for _p, t in st.subflows) or unread_mentions(st.name)}
         unread_words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(self.unread.values())))
@@ -741,21 +759,23 @@ _TARGET_KEYS = frozenset({"goto", "else", "fallback", "open", "closed", "holiday
 _BROKEN = object()
 
 
-def _prune(schema: dict[str, Any], instance: Any) -> tuple[Any, bool]:
-    """A copy of ``instance`` without its unknown keys (which nothing reads), and whether the rest conforms.
+def _prune(schema: dict[str, Any], instance: Any) -> tuple[Any, bool, list[Any]]:
+    """A copy of ``instance`` without its unknown keys (which nothing reads), whether the rest conforms, and the
+    values of the unknown keys.
 
     Values of the wrong type are not left out: the checks of the body would then report what is missing instead.
     """
     validator = _VALIDATORS.get(id(schema)) or Draft202012Validator(schema)
     pruned = copy.deepcopy(instance)
+    removed = []
     for err in validator.iter_errors(instance):
         if err.validator == "additionalProperties" and err.validator_value is False:
             parent = pruned
             for part in err.absolute_path:
                 parent = parent[part]
             for key in [k for k in err.instance if k not in err.schema.get("properties", {})]:
-                parent.pop(key, None)
-    return pruned, validator.is_valid(pruned)
+                removed.append(parent.pop(key, None))
+    return pruned, validator.is_valid(pruned), removed
 
 
 def _raw_targets(raw: Any, defaults: dict[str, Any]) -> list[str]:

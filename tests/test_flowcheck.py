@@ -235,6 +235,30 @@ def test_a_broken_node_is_no_false_loop_or_dead_end():
     assert errors == ["main.yaml:6: nodes.a.menu.fallbak: unknown key 'fallbak' (did you mean 'fallback'?)"]
 
 
+def test_a_misspelt_definition_is_reported_once_not_at_every_use():
+    errors = errors_of("""\
+        nodes:
+          who:
+            subflow: identfy
+            next: fetch
+          fetch:
+            lookup: {url: "https://example.com/x", ax: data, on_failure: bye}
+            sett: {greeting: Hello}
+            next: greet
+          greet:
+            say: "{{greeting}} {{customer.name}}, {{data.balance}}"
+            next: bye
+          bye:
+            hangup: true
+        """, extra={"identify.yaml": "nodes:\n  s:\n    set: {customer: ''}\n    next: r\n  r:\n    return: true\n"})
+    # customer comes from the flow 'identfy' most likely means, data and greeting from the misspelt keys
+    assert errors == [
+        "main.yaml:3: nodes.who.subflow: no flow 'identfy' (did you mean 'identify'?)",
+        "main.yaml:6: nodes.fetch.lookup.ax: unknown key 'ax'",
+        "main.yaml:7: nodes.fetch.sett: unknown key 'sett' (did you mean 'set'?)",
+    ]
+
+
 def test_unknown_targets_in_broken_nodes_are_reported():
     errors = errors_of("""\
         nodes:
@@ -572,6 +596,14 @@ def test_a_file_that_cannot_be_read_causes_no_false_errors_in_the_others():
     errors = errors_of(main, extra={"ident.yaml": textwrap.dedent(ident)})
     assert errors == [
         "ident.yaml:6: YAML syntax error: while scanning a quoted scalar: found unexpected end of stream (line 9)",
+        "main.yaml:6: nodes.greet.say: undefined variable 'custmer' (did you mean 'customer'?)",
+    ]
+    # the same for a file that parses but has no nodes
+    no_nodes = ident.replace("nodes:", "nodez:").replace('"oops', '"oops"')
+    errors = errors_of(main, extra={"ident.yaml": textwrap.dedent(no_nodes)})
+    assert errors == [
+        "ident.yaml:1: missing required key 'nodes'",
+        "ident.yaml:3: nodez: unknown key 'nodez' (did you mean 'nodes'?)",
         "main.yaml:6: nodes.greet.say: undefined variable 'custmer' (did you mean 'customer'?)",
     ]
 
