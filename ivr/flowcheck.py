@@ -779,13 +779,14 @@ def _prune(schema: dict[str, Any], instance: Any) -> tuple[Any, bool, list[Any]]
 
 
 def _raw_targets(raw: Any, defaults: dict[str, Any]) -> list[str]:
-    """Every text in a node that could not be built (it may name a node), with the flow's default fallback when
-    the node may be a menu or a collect: read generously, so that no node is wrongly called unreachable."""
+    """Every word in a node that could not be built (it may name a node, even inside text a mistake made of a
+    part of the node), with the flow's default fallback when the node may be a menu or a collect: read
+    generously, so that no node is wrongly called unreachable."""
     found: list[str] = []
 
     def walk(value: Any) -> None:
         if isinstance(value, str):
-            found.append(value)
+            found.extend(re.findall(r"[\w\-]+", value))
         elif isinstance(value, dict):
             for item in value.values():
                 walk(item)

@@ -259,6 +259,24 @@ def test_a_misspelt_definition_is_reported_once_not_at_every_use():
     ]
 
 
+def test_targets_swallowed_by_a_mistake_still_count():
+    # without 'options:' the options became part of the prompt's text: b and c are not called unreachable
+    errors = errors_of("""\
+        nodes:
+          a:
+            menu:
+              prompt: >-
+                Press 1 or 2.
+                - {key: 1, goto: b}
+                - {key: 2, goto: c}
+          b:
+            hangup: true
+          c:
+            hangup: true
+        """)
+    assert errors == ["main.yaml:3: nodes.a.menu: missing required key 'options'"]
+
+
 def test_unknown_targets_in_broken_nodes_are_reported():
     errors = errors_of("""\
         nodes:
