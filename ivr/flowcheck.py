@@ -140,7 +140,7 @@ class _BundleChecker:
         self.schedule_origin: dict[str, str] = {}
         self.routing: RoutingConfig | None = None
         self.queues_file: str | None = None
-        self.unread: dict[str, str] = {}  # flow name -> text, for flow files that are not YAML mappings
+        self.unread: dict[str, str] = {}  # flow name -> text, for flow files whose nodes could not be read
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def error(self, state: _FileState | SourceMap, path: Path, message: str) -> None:
