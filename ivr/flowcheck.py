@@ -7,6 +7,8 @@ the shape of each flow's graph (unreachable nodes, dead ends, loops with no exit
 
 from __future__ import annotations
 
+import copy
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -72,14 +74,21 @@ def check_files(paths: Sequence[str | FsPath], *, models_dir: str | FsPath | Non
     """
     sources: dict[str, str] = {}
     diagnostics: list[Diagnostic] = []
+    seen: set[FsPath] = set()
+
+    def add(file: FsPath, text: str) -> None:  # a file named twice (in a directory and by itself) is read once
+        if file.resolve() not in seen:
+            seen.add(file.resolve())
+            sources[str(file)] = text
+
     for raw in paths:
         path = FsPath(raw)
         try:
             if path.is_dir():
                 for name, text in read_directory(path).items():
-                    sources[str(path / name)] = text
+                    add(path / name, text)
             else:
-                sources[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
+                add(path, path.read_bytes().decode("utf-8", errors="replace"))
         except FlowError as e:
             diagnostics.extend(e.diagnostics)
         except OSError as e:
@@ -123,6 +132,7 @@ class _FileState:
     speech: Speech | None = None
     speech_declared: bool = False
     intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    loose_edges: list[tuple[str, str]] = field(default_factory=list)  # read from the raw YAML of broken nodes
 
 
 class _BundleChecker(SpeechChecks):
@@ -135,6 +145,7 @@ class _BundleChecker(SpeechChecks):
         self.schedule_origin: dict[str, str] = {}
         self.routing: RoutingConfig | None = None
         self.queues_file: str | None = None
+        self.unread: dict[str, str] = {}  # flow name -> text, for flow files whose nodes could not be read
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def error(self, state: _FileState | SourceMap, path: Path, message: str) -> None:
@@ -148,6 +159,12 @@ class _BundleChecker(SpeechChecks):
         for err in validator.iter_errors(instance):
             ok = False
             path = base + tuple(err.absolute_path)
+            if err.validator == "additionalProperties" and err.validator_value is False:
+                allowed = list(err.schema.get("properties", {}))
+                for key in err.instance:  # each unknown key on its own line
+                    if key not in allowed:
+                        self.error(st, path + (key,), f"unknown key '{key}'{suggest(key, allowed)}")
+                continue
             self.error(st, path, _schema_message(err))
         return ok
 
@@ -170,7 +187,7 @@ class _BundleChecker(SpeechChecks):
         self.check_cross_file()
         numbers, default = self.check_numbers()
         if self.diagnostics:
-            raise FlowError(self.diagnostics)
+            raise FlowError(list(dict.fromkeys(self.diagnostics)))  # a shared default is reported once
         return Bundle(flows=flows, schedules=dict(self.schedules), numbers=numbers, default_flow=default,
                       sources={flow_name(f): t for f, t in self.sources.items()}, routing=self.routing)
 
@@ -197,10 +214,12 @@ class _BundleChecker(SpeechChecks):
             raw, smap = load(text, file)
         except YamlSyntaxError as e:
             self.diagnostics.append(e.diagnostic)
+            self.unread[flow_name(file)] = text
             return
         name = flow_name(file)
         if not isinstance(raw, dict):
             self.diagnostics.append(Diagnostic(file, 1, "", "a flow file is a mapping with at least 'nodes'"))
+            self.unread[name] = text
             return
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", name):
             self.diagnostics.append(Diagnostic(file, 1, "", f"'{name}' is not a valid flow name: rename the file "
@@ -214,7 +233,8 @@ class _BundleChecker(SpeechChecks):
         self.files[file] = st
 
     def collect_schedules(self, st: _FileState) -> None:
-        for sched_name, sched_raw in (st.raw.get("schedules") or {}).items():
+        schedules = st.raw.get("schedules")
+        for sched_name, sched_raw in (schedules if isinstance(schedules, dict) else {}).items():
             if not isinstance(sched_raw, dict):
                 continue
             if sched_name in self.schedules or sched_name in self.schedule_origin:
@@ -233,14 +253,17 @@ class _BundleChecker(SpeechChecks):
         raw = st.raw
         nodes_raw = raw.get("nodes")
         if not isinstance(nodes_raw, dict) or not nodes_raw:
+            self.unread[st.name] = self.sources.get(st.file, "")  # what it defines is unknown (as if unreadable)
             return None
         language = str(raw.get("language") or "en-US")
         voice = raw.get("voice")
         timezone = str(raw.get("timezone") or "UTC")
         if raw.get("timezone") is not None:
             self.check_timezone(st, timezone)
-        st.defined |= set(raw.get("inputs") or [])
-        st.defined |= set((raw.get("variables") or {}).keys())
+        # (malformed top-level values are reported by the schema: read what can be read, check the rest)
+        inputs, variables = raw.get("inputs"), raw.get("variables")
+        st.defined |= {v for v in inputs if isinstance(v, str)} if isinstance(inputs, list) else set()
+        st.defined |= set(variables) if isinstance(variables, dict) else set()
         defaults = raw.get("defaults") if isinstance(raw.get("defaults"), dict) else {}
         services = raw.get("services") if isinstance(raw.get("services"), dict) else {}
         for svc, spec in services.items():
@@ -252,6 +275,8 @@ class _BundleChecker(SpeechChecks):
             node = self.build_node(st, name, node_raw, language, voice, defaults, services)
             if node is not None:
                 st.nodes[name] = node
+            else:
+                st.loose_edges += [(name, t) for t in _raw_targets(node_raw, defaults) if t in nodes_raw]
         start = raw.get("start", next(iter(nodes_raw)))
         if isinstance(start, str) and start not in nodes_raw:
             self.error(st, ("start",), f"no node '{start}'{suggest(start, nodes_raw)}")
@@ -262,11 +287,11 @@ class _BundleChecker(SpeechChecks):
             for path in st.time_conditions:
                 self.error(st, path, "time, day and date conditions need the flow's 'timezone' "
                                      "(for example timezone: America/New_York)")
-        if not isinstance(start, str) or start not in nodes_raw:
-            return None
-        if len(st.nodes) != len(nodes_raw) or any(t not in nodes_raw for _p, _s, t in st.targets):
-            return None  # the graph is incomplete: its shape would only repeat the errors above
-        self.check_graph(st, start, list(nodes_raw))
+        known_start = start if isinstance(start, str) and start in nodes_raw else None
+        self.check_graph(st, known_start, list(nodes_raw))
+        if known_start is None or len(st.nodes) != len(nodes_raw) or any(d.file == st.file
+                                                                         for d in self.diagnostics):
+            return None  # the bundle will not be built: no flow needed
         return Flow(name=st.name, file=st.file, language=language, voice=voice, timezone=timezone, start=start,
                     nodes=dict(st.nodes), variables=dict(raw.get("variables") or {}),
                     inputs=tuple(raw.get("inputs") or ()), numbers=tuple(raw.get("numbers") or ()),
@@ -360,17 +385,33 @@ class _BundleChecker(SpeechChecks):
             if key not in fs.NODE_COMMON:
                 hint = suggest(key, [*fs.NODE_KINDS, *fs.NODE_COMMON])
                 self.error(st, path + (key,), f"unknown key '{key}'{hint}")
+                self.harvest_unknown(st, raw[key])
                 ok = False
         if not kinds:
             self.error(st, path, "a node needs exactly one kind: " + ", ".join(fs.NODE_KINDS))
+            self.harvest_variables(st, raw)
             return None
         if len(kinds) > 1:
             self.error(st, path + (kinds[1],), f"a node has one kind, this one has {', '.join(kinds)}")
+            self.harvest_variables(st, raw)
+            if isinstance(raw.get("subflow"), str):
+                st.subflows.append((path + ("subflow",), raw["subflow"]))
             return None
         kind = NodeKind(kinds[0])
         body = raw[kind.value]
         if not self.schema(st, fs.NODE_KINDS[kind.value], body, path + (kind.value,)):
             ok = False
+            # Check the rest of the body anyway: without the parts that are wrong (already reported), if what
+            # remains is well-formed; else only read its targets and the variables it defines.
+            pruned, body_ok, unknown = _prune(fs.NODE_KINDS[kind.value], body)
+            for value in unknown:
+                self.harvest_unknown(st, value)
+            if body_ok:
+                body = pruned
+            else:
+                self.harvest_targets(st, path + (kind.value,), name, raw[kind.value])
+                self.harvest_variables(st, raw)
+                body = _BROKEN
         nxt = raw.get("next")
         if nxt is not None and not isinstance(nxt, str):
             self.error(st, path + ("next",), "expected a node name")
@@ -382,13 +423,51 @@ class _BundleChecker(SpeechChecks):
         if kind.value in fs.KINDS_NEEDING_NEXT and nxt is None:
             self.error(st, path, f"dead end: a {kind.value} node needs 'next' (where the call goes afterwards)")
             ok = False
-        if not ok:
-            return None
-        if isinstance(nxt, str):
+        if isinstance(nxt, str) and kind.value in fs.KINDS_WITH_NEXT:
             self.target(st, path + ("next",), name, nxt)
+        if body is _BROKEN:
+            return None
         kpath = path + (kind.value,)
         built = self.build_body(st, kind, kpath, name, body, language, voice, defaults, services)
+        if not ok:
+            return None
         return Node(name=name, kind=kind, body=built, next=nxt, line=st.smap.line(path))
+
+    def harvest_targets(self, st: _FileState, path: Path, name: str, raw: Any) -> None:
+        """The targets of a malformed node body, where they can be read (reported if unknown)."""
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                if key in _TARGET_KEYS and isinstance(value, str):
+                    self.target(st, path + (key,), name, value)
+                elif key != "when":
+                    self.harvest_targets(st, path + (key,), name, value)
+        elif isinstance(raw, list):
+            for i, value in enumerate(raw):
+                self.harvest_targets(st, path + (i,), name, value)
+
+    def harvest_unknown(self, st: _FileState, value: Any) -> None:
+        """The value of an unknown key may be that of a misspelt 'var', 'as', 'set' or 'save': the names it holds
+        count as defined, so that a typo is reported once, not again at every use of the variable."""
+        if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            st.defined.add(value)
+        elif isinstance(value, dict):
+            st.defined |= {k for k in value if isinstance(k, str)}
+        self.harvest_variables(st, value)
+
+    def harvest_variables(self, st: _FileState, raw: Any) -> None:
+        """The variables a node that could not be built would define, so that their uses elsewhere are not
+        reported as undefined."""
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                if key in ("var", "as") and isinstance(value, str):
+                    st.defined.add(value)
+                elif key in ("set", "save") and isinstance(value, dict):
+                    st.defined |= {k for k in value if isinstance(k, str)}
+                if key != "when":
+                    self.harvest_variables(st, value)
+        elif isinstance(raw, list):
+            for value in raw:
+                self.harvest_variables(st, value)
 
     def build_body(self, st: _FileState, kind: NodeKind, path: Path, name: str, body: Any, language: str,
                    voice: str | None, defaults: dict[str, Any], services: dict[str, Any]) -> Any:
@@ -573,23 +652,35 @@ class _BundleChecker(SpeechChecks):
         return cond
 
     # -- graph ---------------------------------------------------------------------------------------------------
-    def check_graph(self, st: _FileState, start: str, names: list[str]) -> None:
+    def check_graph(self, st: _FileState, start: str | None, names: list[str]) -> None:
+        """Unreachable nodes (when the start is known) and loops with no exit, on the edges that are known: those
+        of the nodes that were built, and those read from the YAML of the nodes that were not."""
         edges: dict[str, list[str]] = {n: [] for n in names}
+        open_ended: set[str] = set()  # nodes with a target naming no node (reported): where they lead is unknown
         for _path, source, target in st.targets:
             if source in edges and target in edges:
                 edges[source].append(target)
-        seen = {start}
-        todo = [start]
-        while todo:
-            for nxt in edges[todo.pop()]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        for name in names:
-            if name not in seen:
-                self.error(st, ("nodes", name), f"unreachable: no path from start '{start}' leads here")
-        # A node that failed to build counts as an exit: its own errors are reported, not a phantom loop.
-        exits = {n for n in names if n not in st.nodes or st.nodes[n].kind in _EXIT_KINDS
+            elif source in edges:
+                open_ended.add(source)
+                # the nodes it may have meant (as in did-you-mean) count as reached
+                edges[source] += difflib.get_close_matches(target, names, n=3, cutoff=0.6)
+        for source, target in st.loose_edges:
+            edges[source].append(target)
+        seen = set(names)
+        if start is not None:
+            seen = {start}
+            todo = [start]
+            while todo:
+                for nxt in edges[todo.pop()]:
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            for name in names:
+                if name not in seen:
+                    self.error(st, ("nodes", name), f"unreachable: no path from start '{start}' leads here")
+        # A node that failed to build, or that names a missing node, counts as an exit: its own errors are
+        # reported, not a phantom loop.
+        exits = {n for n in names if n not in st.nodes or n in open_ended or st.nodes[n].kind in _EXIT_KINDS
                  or (st.nodes[n].kind is NodeKind.SUBFLOW and st.nodes[n].next is None)}
         line = lambda n: st.smap.line(("nodes", n))  # noqa: E731
         for component in _strongly_connected(edges):
@@ -604,12 +695,18 @@ class _BundleChecker(SpeechChecks):
     # -- across files --------------------------------------------------------------------------------------------
     def check_cross_file(self) -> None:
         names = {st.name: st for st in self.files.values()}
+
+        def unread_mentions(word: str) -> bool:
+            """Whether a flow file that could not be read (its error is reported) mentions ``word``: it may define
+            that flow, schedule or variable, which is then not reported missing elsewhere."""
+            return any(re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", t) for t in self.unread.values())
+
         for st in self.files.values():
             for path, target in st.subflows:
-                if target not in names:
+                if target not in names and target not in self.unread:
                     self.error(st, path, f"no flow '{target}'{suggest(target, names)}")
             for path, sched in st.schedules_used:
-                if sched not in self.schedule_origin:
+                if sched not in self.schedule_origin and not unread_mentions(sched):
                     self.error(st, path, f"no schedule '{sched}'{suggest(sched, self.schedule_origin)}")
         if self.routing is not None:
             for st in self.files.values():
@@ -623,11 +720,19 @@ class _BundleChecker(SpeechChecks):
                                        f"{suggest(skill, self.routing.skills)}; declare it in {self.queues_file}")
         # Variables are shared by a call across the flows it enters, so a flow may use what the flows it calls or
         # is called from define: decide definedness over each group of flows linked by subflow calls.
-        groups = _subflow_groups({st.name: {t for _p, t in st.subflows if t in names} for st in names.values()})
+        # (a call to a missing flow links to the flows it may mean, as in did-you-mean)
+        groups = _subflow_groups({st.name: {m for _p, t in st.subflows
+                                            for m in ([t] if t in names else difflib.get_close_matches(t, names))}
+                                  for st in names.values()})
+        linked_to_unread = {st.name for st in names.values()
+                            if any(t in self.unread for _p, t in st.subflows) or unread_mentions(st.name)}
+        unread_words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(self.unread.values())))
         for st in self.files.values():
             defined = set(BUILTIN_VARIABLES)
             for member in groups.get(st.name, {st.name}):
                 defined |= names[member].defined
+                if member in linked_to_unread:
+                    defined |= unread_words
             for path, var in st.used:
                 top = var.split(".")[0]
                 if top not in defined:
@@ -637,7 +742,8 @@ class _BundleChecker(SpeechChecks):
         numbers: dict[str, str] = {}
         defaults = []
         for st in self.files.values():
-            for i, number in enumerate(st.raw.get("numbers") or []):
+            listed = st.raw.get("numbers")
+            for i, number in enumerate(listed if isinstance(listed, list) else []):
                 if not isinstance(number, str):
                     continue
                 key = normalize_number(number)
@@ -663,6 +769,53 @@ class _BundleChecker(SpeechChecks):
 
 
 _EXIT_KINDS = {NodeKind.HANGUP, NodeKind.RETURN, NodeKind.QUEUE, NodeKind.TRANSFER, NodeKind.VOICEMAIL}
+#: Keys whose value names a node, in node bodies (``next`` sits beside the body).
+_TARGET_KEYS = frozenset({"goto", "else", "fallback", "open", "closed", "holiday", "closure", "on_failure",
+                          "on_not_found"})
+#: Stands for a node body too malformed to build.
+_BROKEN = object()
+
+
+def _prune(schema: dict[str, Any], instance: Any) -> tuple[Any, bool, list[Any]]:
+    """A copy of ``instance`` without its unknown keys (which nothing reads), whether the rest conforms, and the
+    values of the unknown keys.
+
+    Values of the wrong type are not left out: the checks of the body would then report what is missing instead.
+    """
+    validator = _VALIDATORS.get(id(schema)) or Draft202012Validator(schema)
+    pruned = copy.deepcopy(instance)
+    removed = []
+    for err in validator.iter_errors(instance):
+        if err.validator == "additionalProperties" and err.validator_value is False:
+            parent = pruned
+            for part in err.absolute_path:
+                parent = parent[part]
+            for key in [k for k in err.instance if k not in err.schema.get("properties", {})]:
+                removed.append(parent.pop(key, None))
+    return pruned, validator.is_valid(pruned), removed
+
+
+def _raw_targets(raw: Any, defaults: dict[str, Any]) -> list[str]:
+    """Every word in a node that could not be built (it may name a node, even inside text a mistake made of a
+    part of the node), with the flow's default fallback when the node may be a menu or a collect: read
+    generously, so that no node is wrongly called unreachable."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.extend(re.findall(r"[\w\-]+", value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(raw)
+    kinds = {k for k in raw if k in fs.NODE_KINDS} if isinstance(raw, dict) else set()
+    if isinstance(defaults.get("fallback"), str) and (not kinds or kinds & {"menu", "collect"}):
+        found.append(defaults["fallback"])
+    return found
 
 
 def _has_clock(raw: Any) -> bool:

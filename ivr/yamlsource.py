@@ -100,12 +100,8 @@ def load(text: str, file: str) -> tuple[Any, SourceMap]:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = e.problem or "invalid YAML"
-        if e.context:
-            problem = f"{e.context}: {problem}"
-        raise YamlSyntaxError(Diagnostic(file, line, "", f"YAML syntax error: {problem}")) from e
+        line, message = _syntax_error(e, text)
+        raise YamlSyntaxError(Diagnostic(file, line, "", f"YAML syntax error: {message}")) from e
     except yaml.YAMLError as e:
         raise YamlSyntaxError(Diagnostic(file, 1, "", f"YAML error: {e}")) from e
     finally:
@@ -113,6 +109,54 @@ def load(text: str, file: str) -> tuple[Any, SourceMap]:
     if node is None:
         return None, smap
     return _build(node, (), smap, loader, [0]), smap
+
+
+#: Contexts naming a construct PyYAML saw opened (a quote, ``[`` or ``{``): when the problem only shows up on a
+#: later line (often the end of the file), the mistake is where the construct was opened.
+_OPENED = ("while scanning a quoted scalar", "while parsing a flow sequence", "while parsing a flow mapping")
+
+
+def _syntax_error(e: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
+    """The line (1-based) where a syntax error most likely is, and its message, mentioning the other line."""
+    problem, context = e.problem or "invalid YAML", e.context
+    # the end of the stream is one line past a final newline: call it the last line
+    pline = min(e.problem_mark.line + 1, max(1, len(text.splitlines()))) if e.problem_mark else None
+    cline = e.context_mark.line + 1 if e.context_mark else None
+    if "'\\t'" in problem:
+        problem += " (indent with spaces, not tabs)"
+    elif isinstance(e, yaml.parser.ParserError) and e.problem_mark is not None:
+        # A quote closed lines later than meant (an unbalanced quote inside) leaves the parser confused on the
+        # line where it finally closes: point at the line where the quoted text began.
+        opened = _quote_ending_at(text, e.problem_mark)
+        if opened is not None and opened < pline:
+            return opened, f"quoted text runs from line {opened} to line {pline}: {problem} (line {pline})"
+        if opened is not None:
+            problem += " (text follows a closing quote; inside '...' write a ' as '')"
+        elif "expected <block end>" in problem:
+            problem += " (check the indentation)"
+    if context and cline is not None and pline is not None and pline > cline and context.startswith(_OPENED):
+        return cline, f"{context}: {problem} (line {pline})"
+    if context and cline is not None and cline != pline:
+        context = f"{context} (line {cline})"
+    message = f"{context}: {problem}" if context else problem
+    return pline or cline or 1, message
+
+
+def _quote_ending_at(text: str, mark: yaml.Mark) -> int | None:
+    """Start line (1-based) of the quoted scalar just before ``mark``, when it ends on ``mark``'s line (the tokens
+    up to ``mark`` scan: the parser, not the scanner, failed)."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=_FlowLoader):
+            if token.start_mark.index >= mark.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        return None
+    if (isinstance(last, yaml.ScalarToken) and last.style in ("'", '"')
+            and last.end_mark.line == mark.line):
+        return last.start_mark.line + 1
+    return None
 
 
 def _build(node: yaml.Node, path: Path, smap: SourceMap, loader: _FlowLoader, count: list[int]) -> Any:

@@ -82,6 +82,258 @@ def test_all_errors_are_reported_at_once():
     assert len(errors) >= 5
 
 
+EVERY_MISTAKE = """\
+    description: Every kind of mistake at once
+    timezone: America/New_York
+    nodes:
+      welcome:
+        say: "Hello {{ custmer }}."
+        next: main_menu
+      main_menu:
+        menu:
+          prompt: "Press 1 for your account, 2 for hours, 3 to hold."
+          options:
+            - {key: 1, goto: ask_account}
+            - {key: 2, goto: hours_info}
+            - {key: 3, goto: hold}
+            - {key: 0, goto: agnet}
+          fallback: goodbye
+      ask_account:
+        collect:
+          prompt: "Enter your account number."
+          var: customer
+          timeout: 5 seconds
+          pattern: "[0-9"
+          tries: 3
+        next: fetch
+      fetch:
+        lookup:
+          url: "https://example.com/{{customer}}"
+          as: account
+        next: read_balance
+      read_balance:
+        say: "Your balance is {{ account.balance }}."
+        next: goodbye
+      hours_info:
+        say: "We are open 9 to 5."
+      hold:
+        say: "Please hold."
+        next: hold_again
+      hold_again:
+        say: "Still holding."
+        next: hold
+      agent:
+        queue: {name: general}
+      goodbye:
+        hangup: "Goodbye."
+        descripton: the end
+      old_menu:
+        say: "This menu is retired."
+        next: goodbye
+    """
+
+
+def test_every_kind_of_error_in_one_flow_at_once():
+    # Nothing hides anything else: broken nodes (fetch misses a key, goodbye and ask_account have unknown keys) and
+    # an unknown target do not stop the graph checks, and cause no false reports of their own: 'agent' (meant by
+    # 'agnet') is not called unreachable, the variable 'account' of the broken lookup is not called undefined.
+    assert errors_of(EVERY_MISTAKE) == [
+        "main.yaml:5: nodes.welcome.say: undefined variable 'custmer' (did you mean 'customer'?)",
+        "main.yaml:14: nodes.main_menu.menu.options[3].goto: no node 'agnet' (did you mean 'agent'?)",
+        "main.yaml:20: nodes.ask_account.collect.timeout: '5 seconds' is not a duration (use 5s, 500ms, 2m or 1h)",
+        "main.yaml:21: nodes.ask_account.collect.pattern: bad pattern: unterminated character set at position 0",
+        "main.yaml:22: nodes.ask_account.collect.tries: unknown key 'tries' (did you mean 'retries'?)",
+        "main.yaml:25: nodes.fetch.lookup: missing required key 'on_failure'",
+        "main.yaml:32: nodes.hours_info: dead end: a say node needs 'next' (where the call goes afterwards)",
+        "main.yaml:34: nodes.hold: loop with no exit: hold, hold_again lead only to each other and never hang up, "
+        "transfer, queue or return",
+        "main.yaml:44: nodes.goodbye.descripton: unknown key 'descripton' (did you mean 'description'?)",
+        "main.yaml:45: nodes.old_menu: unreachable: no path from start 'welcome' leads here",
+    ]
+
+
+def test_graph_is_checked_despite_an_unknown_target_and_a_bad_pattern():
+    errors = errors_of("""\
+        nodes:
+          menu:
+            menu:
+              prompt: Press 1 or 2
+              options: [{key: 1, goto: ask}, {key: 2, goto: spin}, {key: 9, goto: nowhere}]
+          ask:
+            collect: {prompt: Digits, var: d, pattern: "(unclosed"}
+            next: bye
+          spin:
+            say: Round
+            next: spin_more
+          spin_more:
+            say: And round
+            next: spin
+          orphan:
+            say: Nobody comes here
+            next: bye
+          bye:
+            hangup: true
+        """)
+    assert errors == [
+        "main.yaml:5: nodes.menu.menu.options[2].goto: no node 'nowhere'",
+        "main.yaml:7: nodes.ask.collect.pattern: bad pattern: missing ), unterminated subpattern at position 0",
+        "main.yaml:9: nodes.spin: loop with no exit: spin, spin_more lead only to each other and never hang up, "
+        "transfer, queue or return",
+        "main.yaml:15: nodes.orphan: unreachable: no path from start 'menu' leads here",
+    ]
+
+
+def test_broken_nodes_cause_no_false_reports():
+    errors = errors_of("""\
+        defaults: {fallback: agent}
+        nodes:
+          a:
+            sya: Hello
+            next: b
+          b:
+            menu:
+              options: [{key: 1, goto: c}, {key: 2, goto: b}]
+          c:
+            collect: {prompt: Digits, var: account, timout: 5s}
+            next: d
+          d:
+            branch:
+              cases:
+                - when: {var: account, equals: "1"}
+              else: e
+          e:
+            say: "Thanks {{account}} {{total}}"
+            next: f
+          f:
+            lookup: {url: "https://example.com/x", save: {total: total}}
+            next: b
+          agent:
+            queue: {name: general}
+        """)
+    # b, c, d, e and f are reached only through broken nodes, agent only as b's default fallback; account and
+    # total are defined by broken nodes.
+    assert errors == [
+        "main.yaml:3: nodes.a: a node needs exactly one kind: say, menu, collect, listen, lookup, branch, hours, set, "
+        "subflow, return, queue, transfer, voicemail, hangup",
+        "main.yaml:4: nodes.a.sya: unknown key 'sya' (did you mean 'say'?)",
+        "main.yaml:7: nodes.b.menu: missing required key 'prompt'",
+        "main.yaml:10: nodes.c.collect.timout: unknown key 'timout' (did you mean 'timeout'?)",
+        "main.yaml:15: nodes.d.branch.cases[0]: missing required key 'goto'",
+        "main.yaml:21: nodes.f.lookup: missing required key 'on_failure'",
+    ]
+
+
+def test_a_broken_node_is_no_false_loop_or_dead_end():
+    # once 'fallbak' is corrected the loop has an exit, and 'bye' is reached
+    errors = errors_of("""\
+        nodes:
+          a:
+            menu:
+              prompt: Press 1 to hear it again
+              options: [{key: 1, goto: b}]
+              fallbak: bye
+          b:
+            say: Again
+            next: a
+          bye:
+            hangup: true
+        """)
+    assert errors == ["main.yaml:6: nodes.a.menu.fallbak: unknown key 'fallbak' (did you mean 'fallback'?)"]
+
+
+def test_a_misspelt_definition_is_reported_once_not_at_every_use():
+    errors = errors_of("""\
+        nodes:
+          who:
+            subflow: identfy
+            next: fetch
+          fetch:
+            lookup: {url: "https://example.com/x", ax: data, on_failure: bye}
+            sett: {greeting: Hello}
+            next: greet
+          greet:
+            say: "{{greeting}} {{customer.name}}, {{data.balance}}"
+            next: bye
+          bye:
+            hangup: true
+        """, extra={"identify.yaml": "nodes:\n  s:\n    set: {customer: ''}\n    next: r\n  r:\n    return: true\n"})
+    # customer comes from the flow 'identfy' most likely means, data and greeting from the misspelt keys
+    assert errors == [
+        "main.yaml:3: nodes.who.subflow: no flow 'identfy' (did you mean 'identify'?)",
+        "main.yaml:6: nodes.fetch.lookup.ax: unknown key 'ax'",
+        "main.yaml:7: nodes.fetch.sett: unknown key 'sett' (did you mean 'set'?)",
+    ]
+
+
+def test_targets_swallowed_by_a_mistake_still_count():
+    # without 'options:' the options became part of the prompt's text: b and c are not called unreachable
+    errors = errors_of("""\
+        nodes:
+          a:
+            menu:
+              prompt: >-
+                Press 1 or 2.
+                - {key: 1, goto: b}
+                - {key: 2, goto: c}
+          b:
+            hangup: true
+          c:
+            hangup: true
+        """)
+    assert errors == ["main.yaml:3: nodes.a.menu: missing required key 'options'"]
+
+
+def test_unknown_targets_in_broken_nodes_are_reported():
+    errors = errors_of("""\
+        nodes:
+          a:
+            menu:
+              options: [{key: 1, goto: bb}]
+          b:
+            hangup: true
+        """)
+    assert errors == ["main.yaml:3: nodes.a.menu: missing required key 'prompt'",
+                      "main.yaml:4: nodes.a.menu.options[0].goto: no node 'bb' (did you mean 'b'?)"]
+
+
+def test_malformed_top_level_values_are_reported_not_fatal():
+    errors = errors_of("""\
+        schedules: [office]
+        inputs: [{a: 1}]
+        variables: [1]
+        defaults: "x"
+        services: [billing]
+        numbers: {a: b}
+        start: 5
+        nodes:
+          a:
+            hangup: true
+        """)
+    assert errors == [
+        "main.yaml:1: schedules: expected a mapping, got a list",
+        "main.yaml:2: inputs[0]: expected text, got a mapping",
+        "main.yaml:3: variables: expected a mapping, got a list",
+        "main.yaml:4: defaults: expected a mapping, got the text 'x'",
+        "main.yaml:5: services: expected a mapping, got a list",
+        "main.yaml:6: numbers: expected a list, got a mapping",
+        "main.yaml:7: start: expected text, got the number 5",
+    ]
+
+
+def test_a_shared_default_is_reported_once():
+    errors = errors_of("""\
+        defaults: {timeout: 5 seconds}
+        nodes:
+          a:
+            menu: {prompt: One, options: [{key: 1, goto: b}]}
+          b:
+            menu: {prompt: Two, options: [{key: 1, goto: c}]}
+          c:
+            hangup: true
+        """)
+    assert errors == ["main.yaml:1: defaults.timeout: '5 seconds' is not a duration (use 5s, 500ms, 2m or 1h)"]
+
+
 def test_missing_required_key_and_wrong_type():
     errors = errors_of("""\
         nodes:
@@ -154,7 +406,32 @@ def test_loop_with_an_exit_is_fine():
 
 def test_yaml_syntax_error_has_a_line():
     errors = errors_of("nodes:\n  a:\n    say: [unclosed\n    next: b\n")
-    assert len(errors) == 1 and errors[0].startswith("main.yaml:") and "YAML syntax error" in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("main.yaml:3: YAML syntax error") and "(line 4)" in errors[0]
+
+
+FLOW_TAIL = "    next: b\n  b:\n    say: Bye\n    next: c\n  c:\n    hangup: true\n"
+
+
+@pytest.mark.parametrize("text, line, words", [
+    # a quote opened on line 3 and never closed: PyYAML stops at the end of the file, the mistake is on line 3
+    ('nodes:\n  a:\n    say: "Hello\n' + FLOW_TAIL, 3, "found unexpected end of stream (line 9)"),
+    ("nodes:\n  a:\n    say: 'Hello\n" + FLOW_TAIL, 3, "found unexpected end of stream (line 9)"),
+    # a quote closed lines later than meant (by the next quote)
+    ('nodes:\n  a:\n    say: "Hello\n    next: b\n  b:\n    say: "Bye"\n    next: c\n  c:\n    hangup: true\n', 3,
+     "quoted text runs from line 3 to line 6"),
+    ("nodes:\n  a:\n    say: 'We're open'\n" + FLOW_TAIL, 3, "text follows a closing quote"),
+    # bad indentation: the line that breaks the block, not where the block began
+    ("nodes:\n  a:\n    say: Hello\n   next: b\n  b:\n    hangup: true\n", 4, "check the indentation"),
+    ("nodes:\n  a:\n    say: Hello\n  - b\n", 4, "check the indentation"),
+    # a tab used for indentation
+    ("nodes:\n  a:\n\tsay: Hello\n\tnext: b\n  b:\n    hangup: true\n", 3, "not tabs"),
+    ("nodes:\n  a:\n    say: Hello\n    \tnext: b\n  b:\n    hangup: true\n", 4, "not tabs"),
+])
+def test_yaml_syntax_error_line_is_where_the_mistake_is(text, line, words):
+    errors = errors_of(text)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"main.yaml:{line}: YAML syntax error: "), errors
+    assert words in errors[0]
 
 
 def test_yaml_cannot_name_code():
@@ -298,6 +575,95 @@ def test_cli_check_exit_codes(tmp_path):
                           text=True, cwd=ROOT)
     assert fail.returncode == 1
     assert f"{bad}:4: nodes.a.next: no node 'nowhere'" in fail.stdout
+
+
+def test_errors_of_every_file_at_once():
+    errors = errors_of("nodes:\n  a:\n    subflow: help\n    next: b\n  b:\n    hangup: true\n", extra={
+        "help.yaml": "nodes:\n  h:\n    say: Help\n    next: hh\n  h2:\n    return: true\n",
+        "sales.yaml": "nodes:\n  s:\n    queue: {name: sales, priorty: 2}\n",
+        "broken.yaml": "nodes:\n  x:\n    say: 'unclosed\n",
+    })
+    assert errors == [
+        "broken.yaml:3: YAML syntax error: while scanning a quoted scalar: found unexpected end of stream",
+        "help.yaml:4: nodes.h.next: no node 'hh' (did you mean 'h'?)",
+        "help.yaml:5: nodes.h2: unreachable: no path from start 'h' leads here",
+        "sales.yaml:3: nodes.s.queue.priorty: unknown key 'priorty' (did you mean 'priority'?)",
+    ]
+
+
+def test_a_file_that_cannot_be_read_causes_no_false_errors_in_the_others():
+    main = """\
+        nodes:
+          who:
+            subflow: ident
+            next: greet
+          greet:
+            say: "Hello {{customer}} {{custmer}}"
+            next: check
+          check:
+            hours: {schedule: office, open: bye, closed: bye}
+          bye:
+            hangup: true
+        """
+    ident = """\
+        schedules:
+          office: {timezone: Europe/Paris, weekly: {mon-fri: "09:00-17:00"}}
+        nodes:
+          ask:
+            set: {customer: x}
+            say: "oops
+            next: done
+          done:
+            return: true
+        """
+    # ident.yaml may well define the flow 'ident', the schedule 'office' and the variable 'customer'
+    errors = errors_of(main, extra={"ident.yaml": textwrap.dedent(ident)})
+    assert errors == [
+        "ident.yaml:6: YAML syntax error: while scanning a quoted scalar: found unexpected end of stream (line 9)",
+        "main.yaml:6: nodes.greet.say: undefined variable 'custmer' (did you mean 'customer'?)",
+    ]
+    # the same for a file that parses but has no nodes
+    no_nodes = ident.replace("nodes:", "nodez:").replace('"oops', '"oops"')
+    errors = errors_of(main, extra={"ident.yaml": textwrap.dedent(no_nodes)})
+    assert errors == [
+        "ident.yaml:1: missing required key 'nodes'",
+        "ident.yaml:3: nodez: unknown key 'nodez' (did you mean 'nodes'?)",
+        "main.yaml:6: nodes.greet.say: undefined variable 'custmer' (did you mean 'customer'?)",
+    ]
+
+
+def test_cli_checks_directories_and_files_together(tmp_path):
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "main.yaml").write_text("nodes:\n  a:\n    subflow: extra\n    next: b\n  b:\n    hangup: Bye\n")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("nodes:\n  e:\n    return: true\n")
+    runner = CliRunner()
+    ok = runner.invoke(main, ["flows", "check", str(flows), str(extra), str(flows / "main.yaml")])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("ok: ")
+    # alone, the directory calls a flow it does not have
+    alone = runner.invoke(main, ["flows", "check", str(flows)])
+    assert alone.exit_code == 1
+    assert f"{flows / 'main.yaml'}:3: nodes.a.subflow: no flow 'extra'\n" in alone.output
+    extra.write_text("nodes:\n  e:\n    return: true\n  f:\n    sya: Hi\n")
+    (flows / "main.yaml").write_text("nodes:\n  a:\n    subflow: extra\n    next: nowhere\n  b:\n    hangup: Bye\n")
+    bad = runner.invoke(main, ["flows", "check", str(flows), str(extra), str(tmp_path / "missing.yaml")])
+    assert bad.exit_code == 1
+    lines = [line for line in bad.output.splitlines() if not line.endswith("problems found")]
+    assert lines == [
+        f"{extra}:4: nodes.f: a node needs exactly one kind: say, menu, collect, listen, lookup, branch, hours, set, "
+        "subflow, return, queue, transfer, voicemail, hangup",
+        f"{extra}:4: nodes.f: unreachable: no path from start 'e' leads here",
+        f"{extra}:5: nodes.f.sya: unknown key 'sya' (did you mean 'say'?)",
+        f"{flows / 'main.yaml'}:4: nodes.a.next: no node 'nowhere'",
+        f"{flows / 'main.yaml'}:5: nodes.b: unreachable: no path from start 'a' leads here",
+        f"{tmp_path / 'missing.yaml'}:1: cannot read: No such file or directory",
+    ]
 
 
 QUEUES = """\
@@ -484,7 +850,7 @@ def test_bad_thresholds_and_durations():
           bye:
             hangup: Bye
         """)
-    assert "main.yaml:1: speech: unknown key 'confidance' (did you mean 'confidence'?)" in errors
+    assert "main.yaml:7: speech.confidance: unknown key 'confidance' (did you mean 'confidence'?)" in errors
     assert "main.yaml:2: speech.confidence: confidence 1.5 is out of range (0 to 1)" in errors
     assert "main.yaml:3: speech.no_input: 'soon' is not a duration (use 5s, 500ms, 2m or 1h)" in errors
     assert "main.yaml:4: speech.end_silence: 20s is out of range (100ms to 5s)" in errors
@@ -510,7 +876,7 @@ def test_speech_settings_need_the_flow_speech_block():
             "the top of the flow") in errors
     assert "main.yaml:5: nodes.ask.collect.speech: this flow does not listen for speech: add a 'speech' block " \
            "at the top of the flow" in errors
-    assert any(e.startswith("main.yaml:8: nodes.bye.listen: unknown key 'next'") for e in errors)
+    assert any(e.startswith("main.yaml:8: nodes.bye.listen.next: unknown key 'next'") for e in errors)
 
 
 def test_option_needs_a_key_phrases_or_intent_and_listen_needs_a_way_on():
