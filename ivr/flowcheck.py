@@ -19,6 +19,7 @@ from ivr import flowschema as fs
 from ivr.conditions import Condition, parse_condition
 from ivr.durations import parse_duration
 from ivr.errors import Diagnostic, FlowError
+from ivr.instructions import Tts
 from ivr.flowmodel import (
     Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, MenuOption, Node, NodeKind, PausePart, PlayPart, Prompt,
     QueueSpec, Retry, SayPart, Transfer, Voicemail, normalize_number,
@@ -264,7 +265,7 @@ class _BundleChecker:
         return Flow(name=st.name, file=st.file, language=language, voice=voice, timezone=timezone, start=start,
                     nodes=dict(st.nodes), variables=dict(raw.get("variables") or {}),
                     inputs=tuple(raw.get("inputs") or ()), numbers=tuple(raw.get("numbers") or ()),
-                    default=bool(raw.get("default")))
+                    default=bool(raw.get("default")), tts=_tts(raw))
 
     def check_timezone(self, st: _FileState, tz: str) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -307,9 +308,9 @@ class _BundleChecker:
                 parts.append(PausePart(int(round(seconds or 1))))
             elif isinstance(item, dict) and "say" in item:
                 parts.append(SayPart(self.template(st, item_path + ("say",), item["say"]),
-                                     item.get("voice") or voice, item.get("language") or language))
+                                     item.get("voice") or voice, item.get("language") or language, _tts(st.raw)))
             elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
-                parts.append(SayPart(self.template(st, item_path, item), voice, language))
+                parts.append(SayPart(self.template(st, item_path, item), voice, language, _tts(st.raw)))
         return tuple(parts)
 
     def target(self, st: _FileState, path: Path, node: str, target: Any) -> str | None:
@@ -647,6 +648,11 @@ class _BundleChecker:
 
 
 _EXIT_KINDS = {NodeKind.HANGUP, NodeKind.RETURN, NodeKind.QUEUE, NodeKind.TRANSFER, NodeKind.VOICEMAIL}
+
+
+def _tts(raw: Mapping[str, Any]) -> Tts:
+    """The flow's ``tts`` (the schema reports a value that is neither ``twilio`` nor ``local``)."""
+    return Tts.LOCAL if raw.get("tts") == Tts.LOCAL.value else Tts.TWILIO
 
 
 def _has_clock(raw: Any) -> bool:

@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any, Mapping, Union
 
 from ivr.conditions import Condition
+from ivr.instructions import Tts
 from ivr.schedule import Schedule
 from ivr.templating import Template
 from routing.config import RoutingConfig
@@ -33,6 +34,7 @@ class SayPart:
     text: Template
     voice: str | None = None
     language: str | None = None
+    tts: Tts = Tts.TWILIO
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ class Flow:
     inputs: tuple[str, ...]
     numbers: tuple[str, ...]
     default: bool
+    tts: Tts = Tts.TWILIO
 
     def node(self, name: str) -> Node:
         return self.nodes[name]

@@ -17,6 +17,7 @@ from ivr.calllog import CallLog
 from ivr.calls import CallService, HttpClient
 from ivr.config import Settings
 from ivr.flowrepo import FlowRepository
+from ivr.prompts import LocalPrompts, publish_hook
 from ivr.jobs import (
     enqueue_count, schedule_escalation, schedule_max_wait, schedule_offer_expiry, schedule_wrap_up_end,
 )
@@ -42,6 +43,7 @@ class Services:
     calllog: CallLog
     calls: CallService
     twilio: TwilioRest
+    prompts: LocalPrompts
     embedded: EmbeddedRedis | None = None
 
 
@@ -74,7 +76,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
             embedded = EmbeddedRedis()
             embedded.start()
             redis_client = connect(embedded.url)
-    repo = FlowRepository(FlowStore(redis_client), settings.services)
+    repo = FlowRepository(FlowStore(redis_client), settings.services,
+                          on_publish=publish_hook(redis_client, settings.tts_rate))
     calllog = CallLog(redis_client, settings.calllog_ttl)
     calls = CallService(repo, SessionStore(redis_client, settings.session_ttl), calllog, http=http, clock=clock,
                         on_closed=lambda: enqueue_count(redis_client), router=Distributor(redis_client),
@@ -82,7 +85,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
                         on_wrap_up=lambda agent, seconds: schedule_wrap_up_end(redis_client, agent, seconds),
                         on_queued=functools.partial(_schedule_queue_timers, redis_client))
     twilio = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token or "unset", settings.twilio_api_url)
-    app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, embedded)
+    prompts = LocalPrompts.from_settings(redis_client, settings)
+    app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, prompts, embedded)
     if publish_flows:
         try:
             repo.publish_at_start(settings.flows_dir)
@@ -93,8 +97,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import agents, api, voice
+    from webhooks import agents, api, prompts as prompt_audio, voice
     app.register_blueprint(voice.bp)
+    app.register_blueprint(prompt_audio.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(agents.bp)
 

@@ -10,29 +10,36 @@ from ivr import instructions as ins
 
 #: ``url_for_event(kind)`` → absolute URL of our continue endpoint for that event kind.
 UrlFor = Callable[[str], str]
+#: ``audio_for(say)`` → URL of rendered audio to ``<Play>`` instead, or None to keep ``<Say>``.
+AudioFor = Callable[[ins.Say], "str | None"]
 
 
-def _add_prompt(parent: VoiceResponse | Gather, prompt: ins.Prompt) -> None:
+def _add_prompt(parent: VoiceResponse | Gather, prompt: ins.Prompt, audio_for: AudioFor | None) -> None:
     if isinstance(prompt, ins.Say):
-        parent.say(prompt.text, voice=prompt.voice, language=prompt.language)
+        url = audio_for(prompt) if audio_for is not None else None
+        if url:
+            parent.play(url)
+        else:
+            parent.say(prompt.text, voice=prompt.voice, language=prompt.language)
     elif isinstance(prompt, ins.Play):
         parent.play(prompt.url)
     elif isinstance(prompt, ins.Pause):
         parent.pause(length=prompt.seconds)
 
 
-def render(instructions: Sequence[ins.Instruction], url_for: UrlFor, wait_url: str) -> str:
-    """Build the TwiML document answering one webhook."""
+def render(instructions: Sequence[ins.Instruction], url_for: UrlFor, wait_url: str,
+           audio_for: AudioFor | None = None) -> str:
+    """Build the TwiML document answering one webhook (a ``Say`` plays ``audio_for(say)`` when it has audio)."""
     response = VoiceResponse()
     for item in instructions:
         if isinstance(item, (ins.Say, ins.Play, ins.Pause)):
-            _add_prompt(response, item)
+            _add_prompt(response, item, audio_for)
         elif isinstance(item, ins.Gather):
             gather = Gather(action=url_for("gather"), method="POST", input="dtmf", timeout=item.timeout,
                             finish_on_key=item.finish_on_key, num_digits=item.num_digits,
                             action_on_empty_result=False)
             for prompt in item.prompts:
-                _add_prompt(gather, prompt)
+                _add_prompt(gather, prompt, audio_for)
             response.append(gather)
             # Twilio goes on to the next verb when nothing was entered: that is our no-input event.
             response.redirect(url_for("noinput"), method="POST")

@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.calls import CallService
 from ivr.errors import SessionError
 from ivr.events import DialEnded, Event, Input, NoInput, QueueEnded, RecordingEnded
-from ivr.instructions import Instruction
+from ivr.instructions import Instruction, Say
 from routing.config import Hold
 from webhooks import twiml
 from webhooks.security import public_base, public_url, twilio_signed
@@ -53,10 +53,16 @@ def _int_field(name: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
+def _audio_for(say: Say) -> str | None:
+    """URL of a ``tts: local`` prompt's rendered audio (see ``ivr.prompts.LocalPrompts``)."""
+    key = current_app.extensions["ivr"].prompts.key(say)
+    return public_url(f"/prompts/{key}.wav") if key else None
+
+
 def _renderer() -> Callable[[list[Instruction], int], str]:
     def render(instructions: list[Instruction], seq: int) -> str:
         return twiml.render(instructions, lambda kind: public_url(f"/twilio/continue?seq={seq}&on={kind}"),
-                            public_url("/twilio/wait"))
+                            public_url("/twilio/wait"), _audio_for)
     return render
 
 
