@@ -16,15 +16,24 @@ bp = Blueprint("prompts", __name__, url_prefix="/prompts")
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
+def _not_found() -> Response:
+    return Response("no such prompt", 404, mimetype="text/plain")
+
+
+@bp.get("/<path:anything>")
+def elsewhere(anything: str) -> Response:
+    return _not_found()
+
+
 @bp.get("/<key>.wav")
 def prompt_wav(key: str) -> Response:
     if not KEY_PATTERN.match(key):
-        return Response("no such prompt", 404, mimetype="text/plain")
+        return _not_found()
     if request.if_none_match.contains(key):  # a key's audio never changes: no need to look it up
         return _cacheable(Response(status=304), key)
     wav = current_app.extensions["ivr"].prompts.cache.get_wav(key)
     if wav is None:
-        return Response("no such prompt", 404, mimetype="text/plain")
+        return _not_found()
     return _cacheable(Response(wav, 200, mimetype="audio/wav"), key)
 
 
