@@ -143,6 +143,7 @@ class Synthesizer:
         self.python = python
         self._lock = threading.Lock()
         self._children: dict[tuple[str, int], _Child] = {}
+        self._finalizer = weakref.finalize(self, _stop_all, self._children)
         ref = weakref.WeakMethod(self._after_fork)
         os.register_at_fork(after_in_child=lambda: (ref() or (lambda: None))())
 
@@ -174,9 +175,7 @@ class Synthesizer:
     def close(self) -> None:
         """Stop the child processes (they also stop by themselves when this process exits)."""
         with self._lock:
-            children, self._children = list(self._children.values()), {}
-        for child in children:
-            child.stop()
+            _stop_all(self._children)
 
     def __enter__(self) -> "Synthesizer":
         return self
@@ -187,7 +186,16 @@ class Synthesizer:
     def _after_fork(self) -> None:
         # The child processes and the lock's state belong to the parent: start over without touching them.
         self._lock = threading.Lock()
+        self._finalizer.detach()
         self._children = {}
+        self._finalizer = weakref.finalize(self, _stop_all, self._children)
+
+
+def _stop_all(children: dict[tuple[str, int], _Child]) -> None:
+    """Stop every child process (also when a :class:`Synthesizer` is garbage-collected)."""
+    for child in list(children.values()):
+        child.stop()
+    children.clear()
 
 
 def _render_file(engine: object, text: str, path: str) -> bytes:
