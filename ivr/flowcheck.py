@@ -19,11 +19,11 @@ from ivr import flowschema as fs
 from ivr.conditions import Condition, parse_condition
 from ivr.durations import parse_duration
 from ivr.errors import Diagnostic, FlowError
-from ivr.instructions import Tts
 from ivr.flowmodel import (
     Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, MenuOption, Node, NodeKind, PausePart, PlayPart, Prompt,
     QueueSpec, Retry, SayPart, Transfer, Voicemail, normalize_number,
 )
+from ivr.instructions import Tts
 from ivr.schedule import Schedule, ScheduleError, parse_schedule
 from ivr.templating import Template, TemplateError
 from ivr.yamlsource import Path, SourceMap, YamlSyntaxError, load

@@ -3,7 +3,7 @@
 
 Static prompts (a ``say`` with no ``{{ variable }}``) are rendered ahead of time, once per text, voice, language
 and rate, and kept. Dynamic ones (amounts, dates) are rendered when first said, within the webhook (``render``, the
-default: a warm synthesizer takes about 15 ms) or by the worker for next time while Twilio says them now
+default: about 13 ms measured, see bench/prompts.py) or by the worker for next time while Twilio says them now
 (``queue``); either way with a TTL. Whatever fails here, the caller still hears the words through ``<Say>``.
 """
 

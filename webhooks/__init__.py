@@ -17,10 +17,10 @@ from ivr.calllog import CallLog
 from ivr.calls import CallService, HttpClient
 from ivr.config import Settings
 from ivr.flowrepo import FlowRepository
-from ivr.prompts import LocalPrompts, publish_hook
 from ivr.jobs import (
     enqueue_count, schedule_escalation, schedule_max_wait, schedule_offer_expiry, schedule_wrap_up_end,
 )
+from ivr.prompts import LocalPrompts, publish_hook
 from ivr.twilio_rest import TwilioRest
 from routing.acd import Distributor
 from routing.config import QueueConfig
