@@ -144,8 +144,8 @@ def publish_hook(connection: redis_lib.Redis, rate: int) -> Callable[[int, Bundl
 
 # -- TwiML ---------------------------------------------------------------------------------------------------------
 class LocalPrompts:
-    """Decides what a ``Say`` of a ``tts: local`` flow becomes: the key of cached audio to ``<Play>``, or None to
-    let Twilio say it (not rendered yet, or rendering failed)."""
+    """Decides what a ``Say`` becomes: in a ``tts: local`` flow's TwiML, the key of cached audio to ``<Play>`` or
+    None to let Twilio say it (not rendered yet, or rendering failed); in a media stream, mu-law frames."""
 
     def __init__(self, cache: PromptCache, synthesizer: Synthesizer, *, rate: int,
                  on_demand: OnDemand = OnDemand.RENDER, dynamic_ttl: int | None = None):
@@ -161,13 +161,31 @@ class LocalPrompts:
                    rate=settings.tts_rate, on_demand=OnDemand(settings.tts_on_demand))
 
     def key(self, say: ins.Say) -> str | None:
-        if say.tts is not ins.Tts.LOCAL or not say.text.strip():
+        """The key of ``say``'s audio for ``<Play>``: None for flows Twilio speaks, and for a prompt not cached
+        that is queued for rendering (``queue``) or cannot be rendered now."""
+        if say.tts is not ins.Tts.LOCAL:
+            return None
+        return self._cached(say, self.on_demand)
+
+    def ulaw(self, say: ins.Say) -> bytes | None:
+        """Mu-law frames (8 kHz, no header) of ``say`` to play into a two-way media stream, whatever the flow's
+        ``tts`` (Twilio cannot speak into a stream): cached, else rendered now; None when it cannot be rendered.
+        Cut them into 20 ms payloads with :func:`speech.prompts.frames`."""
+        key = self._cached(say, OnDemand.RENDER)
+        try:
+            return self.cache.get_ulaw(key) if key else None
+        except redis_lib.RedisError as e:
+            log.warning("prompt %r has no audio: %s", say.text[:60], e)
+            return None
+
+    def _cached(self, say: ins.Say, on_demand: OnDemand) -> str | None:
+        if not say.text.strip():
             return None
         prompt = PromptText(say.text, say.voice, say.language, self.rate)
         try:
             if self.cache.has(prompt.key):
                 return prompt.key
-            if self.on_demand is OnDemand.RENDER:
+            if on_demand is OnDemand.RENDER:
                 self.cache.ensure(prompt, self.synthesizer, ttl=self.dynamic_ttl)
                 return prompt.key
             self._enqueue(prompt)

@@ -19,7 +19,7 @@ from ivr.flowcheck import load_bundle
 from ivr.jobs import QUEUE_NAME
 from ivr.prompts import static_prompts
 from speech import keys
-from speech.prompts import PromptCache, key_for
+from speech.prompts import PromptCache, frames, key_for
 from speech.wav import read_ulaw_wav
 from test_webhooks import SID, Twilio, make_app, texts, write_flows
 
@@ -150,6 +150,17 @@ def test_twiml_of_default_flows_is_unchanged(redis, tmp_path):
     app = make_app(redis, write_flows(tmp_path / "flows"))
     response = Twilio(app).call()
     assert plays(response) == [] and texts(response) == ["Press 1 to finish."]
+
+
+def test_media_streams_get_frames_of_any_say(redis, tmp_path):
+    app = make_app(redis, write_flows(tmp_path / "flows"))
+    prompts = app.extensions["ivr"].prompts
+    twilio_said = ins.Say("Please say billing or outages.", "Polly.Joanna", "en-US")
+    assert prompts.key(twilio_said) is None  # a default flow's TwiML keeps its Say...
+    ulaw = prompts.ulaw(twilio_said)  # ...but a stream has no Twilio voice: rendered here
+    assert ulaw and ulaw == PromptCache(redis).get_ulaw(key_for(twilio_said.text, "Polly.Joanna", "en-US", RATE))
+    assert all(len(chunk) == 160 for chunk in list(frames(ulaw))[:-1])
+    assert prompts.ulaw(ins.Say("Bye.", None, "xx-YY")) is None
 
 
 # -- HTTP ----------------------------------------------------------------------------------------------------------
