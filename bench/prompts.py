@@ -34,7 +34,8 @@ LONG = ("Our customer service team is available Monday to Friday from eight in t
 def ms(seconds: list[float]) -> str:
     ordered = sorted(seconds)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"p50 {1000 * statistics.median(ordered):6.1f} ms  p95 {1000 * p95:6.1f} ms  max {1000 * ordered[-1]:6.1f} ms"
+    return (f"p50 {1000 * statistics.median(ordered):6.1f} ms  p95 {1000 * p95:6.1f} ms  "
+            f"max {1000 * ordered[-1]:6.1f} ms")
 
 
 def line(label: str, figures: str) -> None:

@@ -12,7 +12,8 @@ process, because measured here:
 
 So each child speaks with one voice at one rate, set once before its first render; one render runs at a time per
 :class:`Synthesizer` (a lock), each with a deadline; a child that misses it is killed and a fresh one started on
-the next render. A warm child renders a short prompt in about 12 ms; starting one costs about 90 ms. Run as ``python -m speech.tts`` this module is that child.
+the next render. A warm child renders a short prompt in about 12 ms; starting one costs about 90 ms. Run as
+``python -m speech.tts VOICE RATE`` this module is that child.
 """
 
 from __future__ import annotations
@@ -36,8 +37,17 @@ from speech.errors import RenderTimeout, TtsError
 DEFAULT_RATE = 165
 MIN_RATE, MAX_RATE = 80, 450
 DEFAULT_LANGUAGE = "en-US"
+
+
+def _pyttsx3_version() -> str:
+    try:
+        return metadata.version("pyttsx3")
+    except metadata.PackageNotFoundError:  # renders then fail with TtsError, and callers hear <Say>
+        return "missing"
+
+
 #: Part of every cache key: a change of engine, voice mapping or audio conversion renders everything anew.
-RENDERER_VERSION = f"pyttsx3-{metadata.version('pyttsx3')}/espeak-ng/ulaw8k/1"
+RENDERER_VERSION = f"pyttsx3-{_pyttsx3_version()}/espeak-ng/ulaw8k/1"
 
 #: espeak-ng voices named by language and region; any other tag falls back to its primary language.
 _REGIONAL = frozenset({"en-us", "en-gb", "en-029", "es-419", "fr-be", "fr-ch", "pt-br", "vi-vn"})
