@@ -7,10 +7,11 @@ process, because measured here:
   leaves the child without that thread, and the child's ``runAndWait`` waits forever;
 - pyttsx3 holds one process-wide espeak callback, so two threads rendering at once would mix their audio;
 - ``runAndWait`` never returns for empty text, and a stuck synthesis must not hold a webhook;
-- a voice or rate changed between two renders was measured to be lost now and then (about one render in ten
-  came out at the previous rate: espeak-ng applies settings on its thread, after pyttsx3 says it is done).
+- ``runAndWait`` can return before espeak-ng's thread has finished: under CPU load the file was missing or half
+  written, and a voice or rate set for the next render came out at the previous setting about one time in ten.
 
-So each child speaks with one voice at one rate, set once before its first render; one render runs at a time per
+So a child waits for pyttsx3's end-of-utterance event, not just ``runAndWait``, and speaks with one voice at one
+rate, set once before its first render; one render runs at a time per
 :class:`Synthesizer` (a lock), each with a deadline; a child that misses it is killed and a fresh one started on
 the next render. A warm child renders a short prompt in about 12 ms; starting one costs about 90 ms. Run as
 ``python -m speech.tts VOICE RATE`` this module is that child.
@@ -30,6 +31,7 @@ import time
 import wave
 import weakref
 from importlib import metadata
+from typing import Any
 
 from speech.audio import TWILIO_RATE, Resampler, pcm_to_ulaw
 from speech.errors import RenderTimeout, TtsError
@@ -51,9 +53,8 @@ RENDERER_VERSION = f"pyttsx3-{_pyttsx3_version()}/espeak-ng/ulaw8k/1"
 
 #: espeak-ng voices named by language and region; any other tag falls back to its primary language.
 _REGIONAL = frozenset({"en-us", "en-gb", "en-029", "es-419", "fr-be", "fr-ch", "pt-br", "vi-vn"})
-#: pyttsx3's espeak driver now and then writes an empty file (about 1 render in 150 here, when espeak-ng hands
-#: over the last audio and the end-of-message event together): the child tries again.
-EMPTY_RETRIES = 3
+#: How long the child waits for espeak-ng to finish one utterance (the parent's deadline is usually shorter).
+RENDER_WAIT = 30.0
 _ALIASES = {"zh": "cmn", "nb": "nb", "no": "nb", "iw": "he", "in": "id"}
 
 
@@ -208,9 +209,14 @@ def _stop_all(children: dict[tuple[str, int], _Child]) -> None:
     children.clear()
 
 
-def _render_file(engine: object, text: str, path: str) -> bytes:
-    engine.save_to_file(text, path)  # type: ignore[attr-defined]
-    engine.runAndWait()  # type: ignore[attr-defined]
+def _render_file(engine: Any, finished: threading.Event, text: str, path: str) -> bytes:
+    finished.clear()
+    engine.save_to_file(text, path)
+    engine.runAndWait()
+    # runAndWait can return before espeak-ng's thread has written the file (seen under CPU load: a missing or
+    # half-written file); pyttsx3 announces the end of the utterance once the file is closed.
+    if not finished.wait(RENDER_WAIT):
+        raise TtsError("espeak-ng did not finish the utterance")
     with wave.open(path, "rb") as w:
         audio = to_telephone(w.readframes(w.getnframes()), w.getframerate(), w.getsampwidth(), w.getnchannels())
     os.unlink(path)
@@ -236,6 +242,8 @@ def _serve(voice: str, rate: int) -> None:
             raise TtsError(f"espeak-ng has no voice '{voice}'")
         engine.setProperty("voice", voice)
         engine.setProperty("rate", rate)
+        finished = threading.Event()
+        engine.connect("finished-utterance", lambda **_: finished.set())
     except Exception as e:  # no library, espeak-ng cannot start, or no such voice: say why, then stop
         reply({"ok": False, "error": f"{type(e).__name__}: {e}"})
         return
@@ -244,12 +252,7 @@ def _serve(voice: str, rate: int) -> None:
         path = os.path.join(tmp, "prompt.wav")
         for line in sys.stdin.buffer:
             try:
-                text = json.loads(line)
-                audio = b""
-                for _attempt in range(EMPTY_RETRIES):
-                    audio = _render_file(engine, text, path)
-                    if audio:
-                        break
+                audio = _render_file(engine, finished, json.loads(line), path)
             except Exception as e:
                 reply({"ok": False, "error": f"{type(e).__name__}: {e}"})
                 continue
