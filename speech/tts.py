@@ -13,7 +13,7 @@ process, because measured here:
 So a child waits for pyttsx3's end-of-utterance event, not just ``runAndWait``, and speaks with one voice at one
 rate, set once before its first render; one render runs at a time per
 :class:`Synthesizer` (a lock), each with a deadline; a child that misses it is killed and a fresh one started on
-the next render. A warm child renders a short prompt in about 12 ms; starting one costs about 90 ms. Run as
+the next render. A warm child renders a short prompt in about 11 ms; starting one costs about 85 ms. Run as
 ``python -m speech.tts VOICE RATE`` this module is that child.
 """
 
