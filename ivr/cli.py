@@ -48,8 +48,10 @@ def _redis(settings: Settings):
 
 def _repo(settings: Settings):
     from ivr.flowrepo import FlowRepository
+    from ivr.prompts import publish_hook
     from ivr.store import FlowStore
-    return FlowRepository(FlowStore(_redis(settings)), settings.services)
+    redis = _redis(settings)
+    return FlowRepository(FlowStore(redis), settings.services, on_publish=publish_hook(redis, settings.tts_rate))
 
 
 @click.group()
@@ -125,7 +127,7 @@ def flows_rollback(to: int | None) -> None:
     """Make an earlier version live again (validated first)."""
     repo = _repo(_settings())
     try:
-        version = repo.store.rollback(repo.validate, to=to, author=os.environ.get("USER", ""))
+        version = repo.rollback(to=to, author=os.environ.get("USER", ""))
     except (StoreError, FlowError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"version {version} is live")
@@ -332,6 +334,43 @@ def speech_download(language: str | None, name: str | None, big: bool, models_di
     except DownloadError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"installed {model.name} ({model.lang}) in {path}")
+
+
+# -- prompts -------------------------------------------------------------------------------------------------------
+@main.group()
+def prompts() -> None:
+    """Prompts of 'tts: local' flows, rendered to audio here (pyttsx3, espeak-ng)."""
+
+
+@prompts.command("render")
+@click.option("--version", "version", type=int, default=None, help="Flow version (default: the live one).")
+def prompts_render(version: int | None) -> None:
+    """Render the static prompts of a published version now (those already cached are skipped)."""
+    import time
+    from ivr.instructions import Tts
+    from ivr.prompts import render_prompts, static_prompts
+    from speech.prompts import PromptCache
+    from speech.tts import Synthesizer
+    settings = _settings()
+    repo = _repo(settings)
+    try:
+        version, bundle = (version, repo.bundle(version)) if version is not None else repo.current()
+    except (StoreError, FlowError) as e:
+        raise click.ClickException(str(e)) from e
+    local = [name for name, flow in bundle.flows.items() if flow.tts is Tts.LOCAL]
+    texts = static_prompts(bundle, settings.tts_rate)
+    started = time.perf_counter()
+    with Synthesizer() as synthesizer:
+        report = render_prompts(texts, PromptCache(repo.store.redis), synthesizer)
+    seconds = time.perf_counter() - started
+    click.echo(f"version {version}: {len(local)} flow(s) with tts: local ({', '.join(local) or 'none'}), "
+               f"{report.total} static prompt(s) at {settings.tts_rate} wpm")
+    click.echo(f"rendered {report.rendered}, already cached {report.cached}, failed {len(report.failed)} "
+               f"in {seconds:.2f}s")
+    for text, why in report.failed:
+        click.echo(f"  failed: {text[:60]!r}: {why}", err=True)
+    if report.failed:
+        sys.exit(1)
 
 
 # -- running -------------------------------------------------------------------------------------------------------

@@ -20,6 +20,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, not {raw!r}") from e
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, read once from the environment by :meth:`from_env`."""
@@ -38,6 +45,9 @@ class Settings:
     services: dict[str, str] = field(default_factory=dict)
     twilio_api_url: str | None = None
     speech_models_dir: str | None = None
+    tts_rate: int = 165
+    tts_on_demand: str = "render"
+    tts_dynamic_ttl: int = 86400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -47,6 +57,9 @@ class Settings:
             for name, value in env.items()
             if name.startswith("IVR_SERVICE_") and name.endswith("_URL") and value
         }
+        tts_rate = _int(env, "IVR_TTS_RATE", 165)
+        if not 80 <= tts_rate <= 450:
+            raise ValueError(f"IVR_TTS_RATE must be 80..450 words per minute, not {tts_rate}")
         return cls(
             redis_url=env.get("REDIS_URL") or None,
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or DEFAULT_ACCOUNT_SID,
@@ -62,4 +75,7 @@ class Settings:
             services=services,
             twilio_api_url=(env.get("TWILIO_API_URL") or "").rstrip("/") or None,
             speech_models_dir=env.get("IVR_SPEECH_MODELS_DIR") or None,
+            tts_rate=tts_rate,
+            tts_on_demand=_choice(env, "IVR_TTS_ON_DEMAND", ("render", "queue")),
+            tts_dynamic_ttl=_int(env, "IVR_TTS_DYNAMIC_TTL", 86400),
         )

@@ -175,7 +175,7 @@ class _Run:
             if isinstance(part, SayPart):
                 text = part.text.render(values).strip()
                 if text:
-                    rendered.append(ins.Say(text, part.voice, part.language))
+                    rendered.append(ins.Say(text, part.voice, part.language, part.tts))
             elif isinstance(part, PlayPart):
                 rendered.append(ins.Play(part.url))
             elif isinstance(part, PausePart):

@@ -24,6 +24,7 @@ from ivr.flowmodel import (
     Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, MenuOption, Node, NodeKind, PausePart, PlayPart, Prompt,
     QueueSpec, Retry, SayPart, Speech, Transfer, Voicemail, normalize_number,
 )
+from ivr.instructions import Tts
 from ivr.schedule import Schedule, ScheduleError, parse_schedule
 from ivr.templating import Template, TemplateError
 from ivr.yamlsource import Path, SourceMap, YamlSyntaxError, load
@@ -296,7 +297,7 @@ class _BundleChecker(SpeechChecks):
                     nodes=dict(st.nodes), variables=dict(raw.get("variables") or {}),
                     inputs=tuple(raw.get("inputs") or ()), numbers=tuple(raw.get("numbers") or ()),
                     default=bool(raw.get("default")), speech=st.speech, speech_line=st.smap.line(("speech",)),
-                    intents=dict(st.intents))
+                    intents=dict(st.intents), tts=_tts(raw))
 
     def check_timezone(self, st: _FileState, tz: str) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -339,9 +340,9 @@ class _BundleChecker(SpeechChecks):
                 parts.append(PausePart(int(round(seconds or 1))))
             elif isinstance(item, dict) and "say" in item:
                 parts.append(SayPart(self.template(st, item_path + ("say",), item["say"]),
-                                     item.get("voice") or voice, item.get("language") or language))
+                                     item.get("voice") or voice, item.get("language") or language, _tts(st.raw)))
             elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
-                parts.append(SayPart(self.template(st, item_path, item), voice, language))
+                parts.append(SayPart(self.template(st, item_path, item), voice, language, _tts(st.raw)))
         return tuple(parts)
 
     def target(self, st: _FileState, path: Path, node: str, target: Any) -> str | None:
@@ -816,6 +817,11 @@ def _raw_targets(raw: Any, defaults: dict[str, Any]) -> list[str]:
     if isinstance(defaults.get("fallback"), str) and (not kinds or kinds & {"menu", "collect"}):
         found.append(defaults["fallback"])
     return found
+
+
+def _tts(raw: Mapping[str, Any]) -> Tts:
+    """The flow's ``tts`` (the schema reports a value that is neither ``twilio`` nor ``local``)."""
+    return Tts.LOCAL if raw.get("tts") == Tts.LOCAL.value else Tts.TWILIO
 
 
 def _has_clock(raw: Any) -> bool:

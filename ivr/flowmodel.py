@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any, Mapping, Union
 
 from ivr.conditions import Condition
+from ivr.instructions import Tts
 from ivr.schedule import Schedule
 from ivr.templating import Template
 from routing.config import RoutingConfig
@@ -34,6 +35,7 @@ class SayPart:
     text: Template
     voice: str | None = None
     language: str | None = None
+    tts: Tts = Tts.TWILIO
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ class Flow:
     speech: Speech | None = None  # the flow's speech settings; None when the flow is keys-only
     speech_line: int = 0
     intents: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    tts: Tts = Tts.TWILIO
 
     def node(self, name: str) -> Node:
         return self.nodes[name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ivr.errors import FlowError, StoreError
 from ivr.flowcheck import load_bundle, read_directory
@@ -14,13 +14,18 @@ from ivr.store import FlowStore
 
 log = logging.getLogger(__name__)
 
+#: Called with the version and its bundle after a publish or a rollback made it live.
+OnPublish = Callable[[int, Bundle], None]
+
 
 class FlowRepository:
     """Reads bundles from a :class:`FlowStore`, caching parsed versions (they are immutable once published)."""
 
-    def __init__(self, store: FlowStore, service_urls: Mapping[str, str] | None = None, cache_size: int = 16):
+    def __init__(self, store: FlowStore, service_urls: Mapping[str, str] | None = None, cache_size: int = 16,
+                 on_publish: OnPublish | None = None):
         self.store = store
         self.service_urls = dict(service_urls or {})
+        self.on_publish = on_publish
         self._cache: dict[int, Bundle] = {}
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -48,7 +53,18 @@ class FlowRepository:
         return version, self.bundle(version)
 
     def publish_directory(self, directory: str | Path, *, author: str, message: str) -> int:
-        return self.store.publish(read_directory(directory), self.validate, author=author, message=message)
+        version = self.store.publish(read_directory(directory), self.validate, author=author, message=message)
+        self._published(version)
+        return version
+
+    def rollback(self, *, to: int | None = None, author: str = "", message: str = "") -> int:
+        version = self.store.rollback(self.validate, to=to, author=author, message=message)
+        self._published(version)
+        return version
+
+    def _published(self, version: int) -> None:
+        if self.on_publish is not None:
+            self.on_publish(version, self.bundle(version))
 
     def publish_at_start(self, directory: str | Path) -> int | None:
         """Publish the flows directory when it differs from the current version and is valid.

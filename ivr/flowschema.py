@@ -236,6 +236,7 @@ FLOW = {
         "description": {"type": "string"},
         "language": {"type": "string"},
         "voice": {"type": "string"},
+        "tts": {"type": "string", "enum": ["twilio", "local"]},
         "timezone": {"type": "string"},
         "numbers": {"type": "array", "items": {"type": "string"}},
         "default": {"type": "boolean"},

@@ -12,13 +12,22 @@ from enum import Enum
 from typing import Any, Mapping, Union
 
 
+class Tts(str, Enum):
+    """Who speaks a flow's prompts: Twilio's text-to-speech (``<Say>``), or audio rendered here (``<Play>``)."""
+
+    TWILIO = "twilio"
+    LOCAL = "local"
+
+
 @dataclass(frozen=True)
 class Say:
-    """Speak ``text`` with text-to-speech."""
+    """Speak ``text`` with text-to-speech; ``tts`` says whose (a local prompt not rendered yet is still said
+    by Twilio)."""
 
     text: str
     voice: str | None = None
     language: str | None = None
+    tts: Tts = Tts.TWILIO
 
 
 @dataclass(frozen=True)

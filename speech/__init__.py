@@ -1,2 +1,3 @@
-"""Speech: telephone audio, Twilio Media Streams messages, and (with the speech issue) Vosk recognition and
-pyttsx3 prompts. No Flask, no routing: the HTTP edge feeds it frames and gets events back."""
+"""Speech: telephone audio, Twilio Media Streams messages, Vosk recognition, and prompts rendered with pyttsx3
+and cached in Redis. No Flask, no routing, no flow knowledge: the HTTP edge feeds it frames and text and gets
+events and audio back."""

@@ -7,3 +7,15 @@ class SpeechError(Exception):
 
 class ProtocolError(SpeechError):
     """A Media Streams message that is not valid JSON or lacks what its event needs."""
+
+
+class TtsError(SpeechError):
+    """A prompt could not be rendered to audio (no such voice, empty text, the synthesizer failed)."""
+
+
+class RenderTimeout(TtsError):
+    """The synthesizer did not answer in time; its process was stopped and is started again on next use."""
+
+
+class WavError(SpeechError):
+    """Bytes that are not the 8 kHz mono mu-law WAV this package writes."""

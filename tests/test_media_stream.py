@@ -3,17 +3,13 @@ of Twilio's Media Streams protocol (speech synthesized by espeak-ng, keys as dtm
 
 from __future__ import annotations
 
-import math
-import struct
-
 import pytest
 from simple_websocket import Client, ConnectionClosed, ConnectionError
 
-from ivr.instructions import Gather, Listen, Say
+from ivr.instructions import Gather, Listen, Say, Tts
 from ivr.listening import ListenStore, ListenTurn
 from ivr.sessions import Session, SessionStore
 from ivr.simulator.stream import Answer, run_stream
-from speech.audio import pcm_to_ulaw
 from tests.test_webhooks import TOKEN, make_app, write_flows
 from twilio.request_validator import RequestValidator
 
@@ -101,20 +97,22 @@ def test_an_unsigned_upgrade_is_refused_before_any_audio(served):
     assert unsigned.value.status_code == 403
 
 
-def tone(ms: int) -> bytes:
-    samples = 8 * ms
-    return pcm_to_ulaw(struct.pack(f"<{samples}h", *(int(6000 * math.sin(2 * math.pi * 440 * i / 8000))
-                                                     for i in range(samples))))
-
-
-def test_the_prompt_plays_into_the_stream_and_stops_when_the_caller_speaks(served):
+def test_a_local_prompt_plays_into_the_stream_and_stops_when_the_caller_speaks(served):
+    """In a ``tts: local`` flow the prompt is rendered (pyttsx3) and played into the stream; speaking over it sends
+    Twilio a ``clear``."""
     app, server = served
-    app.extensions["ivr"].prompt_audio = lambda prompts: tone(3000)
-    turn = listen_turn(app)
+    services = app.extensions["ivr"]
+    SessionStore(services.redis, 600).create(SID, Session(3, {"call_sid": SID, "version": 1}))
+    prompt = Say("잔액 조회는 1번, 정전 신고는 2번, 영업시간 안내는 3번을 누르시거나 말씀해 주세요.", None, "ko-KR",
+                 Tts.LOCAL)
+    turn = ListenTurn.for_gather(SID, 3, Gather((prompt,), language="ko-KR", listen=Listen(PHRASES)), TOKEN,
+                                 ({"say": prompt.text, "language": "ko-KR"},))
+    services.listening.put_turn(turn)
     report = stream(server, turn, Answer(text="상담원"))
-    assert report.played_ms == 3000 and report.marks == ["prompt-end"]
+    expected_ms = len(services.prompts.ulaw(prompt)) // 8
+    assert expected_ms > 2000 and report.played_ms == expected_ms and report.marks == ["prompt-end"]
     assert report.cleared  # barge-in: Twilio is told to drop the rest of the prompt
-    heard = ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq)
+    heard = ListenStore(services.redis).heard(SID, turn.seq)
     assert heard is not None and heard.phrase == "상담원"
 
 

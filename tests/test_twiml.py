@@ -46,6 +46,22 @@ def test_enqueue_record_hangup():
     assert rendered(ins.Say("Bye."), ins.Hangup()) == HEAD + "<Response><Say>Bye.</Say><Hangup /></Response>"
 
 
+def test_a_say_with_rendered_audio_becomes_a_play_and_others_stay_said():
+    def audio_for(say: ins.Say) -> str | None:
+        return "https://ivr.example.com/prompts/" + "a" * 32 + ".wav" if say.tts is ins.Tts.LOCAL else None
+
+    xml = render([ins.Say("Hello.", "Polly.Joanna", "en-US", ins.Tts.LOCAL),
+                  ins.Gather((ins.Say("Press 1.", None, "en-US", ins.Tts.LOCAL), ins.Say("Or wait & see."))),
+                  ins.Hangup()], url_for, "https://ivr.example.com/twilio/wait", audio_for)
+    play = "<Play>https://ivr.example.com/prompts/" + "a" * 32 + ".wav</Play>"
+    assert xml == (
+        HEAD + "<Response>" + play + '<Gather action="https://ivr.example.com/twilio/continue?seq=3&amp;on=gather" '
+        'actionOnEmptyResult="false" finishOnKey="#" input="dtmf" method="POST" timeout="5">'
+        + play + "<Say>Or wait &amp; see.</Say></Gather>"
+        '<Redirect method="POST">https://ivr.example.com/twilio/continue?seq=3&amp;on=noinput</Redirect>'
+        "<Hangup /></Response>")
+
+
 def test_fallback_variants():
     assert "<Dial><Number>+15557770000</Number></Dial>" in fallback("Sorry.", "+15557770000", None, "w")
     assert '<Enqueue waitUrl="w" waitUrlMethod="POST">support</Enqueue>' in fallback("Sorry.", None, "support", "w")

@@ -6,7 +6,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable
 
 import redis as redis_lib
 from flask import Flask, Response, jsonify, request
@@ -22,6 +22,7 @@ from ivr.jobs import (
     enqueue_count, schedule_escalation, schedule_max_wait, schedule_offer_expiry, schedule_wrap_up_end,
 )
 from ivr.transcription import enqueue_transcription
+from ivr.prompts import LocalPrompts, publish_hook
 from ivr.twilio_rest import TwilioRest
 from routing.acd import Distributor
 from routing.config import QueueConfig
@@ -47,9 +48,8 @@ class Services:
     twilio: TwilioRest
     listening: ListenStore
     models: ModelRegistry
+    prompts: LocalPrompts
     embedded: EmbeddedRedis | None = None
-    #: prompt descriptions -> 8 kHz mu-law audio to play into a media stream (None: prompts are spoken first)
-    prompt_audio: Callable[[Sequence[Mapping[str, str]]], bytes] | None = None
 
     def preload_speech(self) -> None:
         """Load the speech models the live flows need now, not during a caller's first speech prompt."""
@@ -93,7 +93,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
             embedded = EmbeddedRedis()
             embedded.start()
             redis_client = connect(embedded.url)
-    repo = FlowRepository(FlowStore(redis_client), settings.services)
+    repo = FlowRepository(FlowStore(redis_client), settings.services,
+                          on_publish=publish_hook(redis_client, settings.tts_rate))
     calllog = CallLog(redis_client, settings.calllog_ttl)
     calls = CallService(repo, SessionStore(redis_client, settings.session_ttl), calllog, http=http, clock=clock,
                         on_closed=lambda: enqueue_count(redis_client), router=Distributor(redis_client),
@@ -102,8 +103,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
                         on_queued=functools.partial(_schedule_queue_timers, redis_client),
                         on_recorded=functools.partial(enqueue_transcription, redis_client, calllog))
     twilio = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token or "unset", settings.twilio_api_url)
+    prompts = LocalPrompts.from_settings(redis_client, settings)
     app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, ListenStore(redis_client),
-                                     ModelRegistry(settings.speech_models_dir), embedded)
+                                     ModelRegistry(settings.speech_models_dir), prompts, embedded)
     if publish_flows:
         try:
             repo.publish_at_start(settings.flows_dir)
@@ -114,10 +116,11 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import agents, api, media, voice
+    from webhooks import agents, api, media, prompts as prompt_audio, voice
     app.register_blueprint(voice.bp)
     app.register_blueprint(media.bp)
     media.sock.init_app(app)
+    app.register_blueprint(prompt_audio.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(agents.bp)
 

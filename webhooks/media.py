@@ -15,10 +15,12 @@ from flask_sock import Sock
 from twilio.request_validator import RequestValidator
 
 from ivr.config import DEFAULT_ACCOUNT_SID
+from ivr.instructions import Say, Tts
 from ivr.listening import Heard, ListenStore, ListenTurn
 from speech.mediastream import Start
 from speech.recognizer import Result
 from speech.session import StreamSession, Turn
+from speech.synth import silence
 from webhooks.security import public_url
 
 log = logging.getLogger(__name__)
@@ -66,10 +68,23 @@ def _resolve(start: Start) -> tuple[ListenTurn, Turn] | None:
     if stored is None or not stored.matches(call_sid, token) or session is None or session.seq != seq:
         log.warning("stream %s for %s: no such speech prompt (seq %s)", start.stream_sid, call_sid, seq)
         return None
-    audio = services.prompt_audio(stored.prompts) if services.prompt_audio else b""
+    audio = _prompt_audio(stored.prompts)
     return stored, Turn(stored.language, stored.phrases, stored.grammar, stored.no_input_ms,
                         stored.end_silence_ms, stored.max_utterance_ms, stored.max_digits, stored.finish_key,
                         stored.digit_timeout_ms, audio)
+
+
+def _prompt_audio(parts: tuple[dict[str, str], ...]) -> bytes:
+    """The prompt of a turn as 8 kHz mu-law (rendered when the webhook chose to play it into the stream)."""
+    prompts = current_app.extensions["ivr"].prompts
+    audio = b""
+    for part in parts:
+        if "pause" in part:
+            audio += silence(1000 * int(part["pause"]))
+        else:
+            audio += prompts.ulaw(Say(part["say"], part.get("voice") or None, part.get("language") or None,
+                                      Tts.LOCAL)) or b""
+    return audio
 
 
 @sock.route("/media", bp=bp)

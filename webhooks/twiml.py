@@ -11,6 +11,8 @@ from ivr import instructions as ins
 
 #: ``url_for_event(kind)`` → absolute URL of our continue endpoint for that event kind.
 UrlFor = Callable[[str], str]
+#: ``audio_for(say)`` → URL of rendered audio to ``<Play>`` instead, or None to keep ``<Say>``.
+AudioFor = Callable[[ins.Say], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -27,21 +29,26 @@ class StreamTarget:
 StreamFor = Callable[[ins.Gather], "StreamTarget | None"]
 
 
-def _add_prompt(parent: VoiceResponse | Gather, prompt: ins.Prompt) -> None:
+def _add_prompt(parent: VoiceResponse | Gather, prompt: ins.Prompt, audio_for: AudioFor | None) -> None:
     if isinstance(prompt, ins.Say):
-        parent.say(prompt.text, voice=prompt.voice, language=prompt.language)
+        url = audio_for(prompt) if audio_for is not None else None
+        if url:
+            parent.play(url)
+        else:
+            parent.say(prompt.text, voice=prompt.voice, language=prompt.language)
     elif isinstance(prompt, ins.Play):
         parent.play(prompt.url)
     elif isinstance(prompt, ins.Pause):
         parent.pause(length=prompt.seconds)
 
 
-def _add_stream(response: VoiceResponse, item: ins.Gather, target: StreamTarget, url_for: UrlFor) -> None:
+def _add_stream(response: VoiceResponse, item: ins.Gather, target: StreamTarget, url_for: UrlFor,
+                audio_for: AudioFor | None) -> None:
     """A speech prompt: ``<Connect>`` blocks until our stream handler closes the socket, then Twilio requests the
     action URL, where the flow goes on with what was heard."""
     if not target.prompts_in_stream:
         for prompt in item.prompts:
-            _add_prompt(response, prompt)
+            _add_prompt(response, prompt, audio_for)
     connect = Connect(action=url_for("speech"), method="POST")
     stream = connect.stream(url=target.url)
     for name, value in target.parameters.items():
@@ -50,21 +57,22 @@ def _add_stream(response: VoiceResponse, item: ins.Gather, target: StreamTarget,
 
 
 def render(instructions: Sequence[ins.Instruction], url_for: UrlFor, wait_url: str,
-           stream_for: StreamFor | None = None) -> str:
-    """Build the TwiML document answering one webhook."""
+           audio_for: AudioFor | None = None, stream_for: StreamFor | None = None) -> str:
+    """Build the TwiML document answering one webhook (a ``Say`` plays ``audio_for(say)`` when it has audio; a
+    ``Gather`` that listens becomes the media stream ``stream_for(gather)`` names, when it names one)."""
     response = VoiceResponse()
     for item in instructions:
         if isinstance(item, (ins.Say, ins.Play, ins.Pause)):
-            _add_prompt(response, item)
+            _add_prompt(response, item, audio_for)
         elif isinstance(item, ins.Gather) and item.listen is not None and stream_for is not None \
                 and (target := stream_for(item)) is not None:
-            _add_stream(response, item, target, url_for)
+            _add_stream(response, item, target, url_for, audio_for)
         elif isinstance(item, ins.Gather):
             gather = Gather(action=url_for("gather"), method="POST", input="dtmf", timeout=item.timeout,
                             finish_on_key=item.finish_on_key, num_digits=item.num_digits,
                             action_on_empty_result=False)
             for prompt in item.prompts:
-                _add_prompt(gather, prompt)
+                _add_prompt(gather, prompt, audio_for)
             response.append(gather)
             # Twilio goes on to the next verb when nothing was entered: that is our no-input event.
             response.redirect(url_for("noinput"), method="POST")

@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.calls import CallService
 from ivr.errors import SessionError
 from ivr.events import DialEnded, Event, Input, NoInput, QueueEnded, RecordingEnded
-from ivr.instructions import Gather, Instruction
+from ivr.instructions import Gather, Instruction, Pause, Say, Tts
 from ivr.listening import ListenTurn
 from routing.config import Hold
 from webhooks import twiml
@@ -57,10 +57,17 @@ def _int_field(name: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
+def _audio_for(say: Say) -> str | None:
+    """URL of a ``tts: local`` prompt's rendered audio (see ``ivr.prompts.LocalPrompts``)."""
+    key = current_app.extensions["ivr"].prompts.key(say)
+    return public_url(f"/prompts/{key}.wav") if key else None
+
+
 def _renderer(call_sid: str) -> Callable[[list[Instruction], int], str]:
     def render(instructions: list[Instruction], seq: int) -> str:
         return twiml.render(instructions, lambda kind: public_url(f"/twilio/continue?seq={seq}&on={kind}"),
-                            public_url("/twilio/wait"), stream_for=lambda gather: _stream_for(call_sid, seq, gather))
+                            public_url("/twilio/wait"), _audio_for,
+                            stream_for=lambda gather: _stream_for(call_sid, seq, gather))
     return render
 
 
@@ -69,9 +76,27 @@ def _stream_for(call_sid: str, seq: int, gather: Gather) -> twiml.StreamTarget |
     services = current_app.extensions["ivr"]
     if not services.models.serves(gather.language or "en-US"):
         return None
-    turn = ListenTurn.for_gather(call_sid, seq, gather, services.settings.twilio_auth_token)
+    in_stream = _stream_prompts(gather)
+    turn = ListenTurn.for_gather(call_sid, seq, gather, services.settings.twilio_auth_token, in_stream or ())
     services.listening.put_turn(turn)
-    return twiml.StreamTarget(stream_url(), {"call_sid": call_sid, "seq": str(seq), "token": turn.token})
+    return twiml.StreamTarget(stream_url(), {"call_sid": call_sid, "seq": str(seq), "token": turn.token},
+                              prompts_in_stream=in_stream is not None)
+
+
+def _stream_prompts(gather: Gather) -> tuple[dict[str, str], ...] | None:
+    """The prompt as played into the stream, so the caller can talk over it (barge-in): only in ``tts: local``
+    flows (the voice stays the flow's own) and only when every part has audio now; else None, and Twilio says the
+    prompt before the stream starts."""
+    prompts = current_app.extensions["ivr"].prompts
+    parts: list[dict[str, str]] = []
+    for prompt in gather.prompts:
+        if isinstance(prompt, Pause):
+            parts.append({"pause": str(prompt.seconds)})
+        elif isinstance(prompt, Say) and prompt.tts is Tts.LOCAL and prompts.ulaw(prompt):
+            parts.append({"say": prompt.text, "voice": prompt.voice or "", "language": prompt.language or ""})
+        else:
+            return None
+    return tuple(parts) if parts else None
 
 
 def _speech_event(call_sid: str, seq: int) -> Callable[[datetime], Event]:
