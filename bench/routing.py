@@ -77,7 +77,7 @@ def run_size(url: str, agents: int, skills: int, waiting: int, claims: int) -> d
             need[rng.choice(names)] = 1
         sid = f"CN{i}"
         acd.enqueue(sid, "q0", need, now_ms=T0 + 10_000_000 + i, offer=False)
-        calls.append((sid, list(need)))
+        calls.append((sid, need))
     results = []
 
     def claim(i: int) -> None:

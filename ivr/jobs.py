@@ -1,5 +1,5 @@
 """Background work run by RQ workers (``ivr worker``): per-day call outcome statistics, and the routing timers
-(offer timeouts, end of wrap-up).
+(offer timeouts, end of wrap-up, escalation, maximum wait, presence, the periodic rematch sweep).
 
 A finished call's SID is pushed on a list by the status callback (cheap: no job per call); the first push after
 the list was drained also queues one :func:`count_finished_calls` job, which counts everything waiting. Counting
@@ -211,6 +211,34 @@ def check_presence(agent_id: str, connection: redis_lib.Redis | None = None) -> 
     return True
 
 
+#: Seconds between two rematch sweeps.
+REMATCH_EVERY = 30
+
+
+def schedule_rematch(connection: redis_lib.Redis, seconds: float = REMATCH_EVERY) -> bool:
+    """Schedule the next rematch sweep unless one is already scheduled (one chain, however many workers start);
+    the marker outlives the job's time by a minute, so a chain lost with its worker is restarted by the next
+    worker's startup sweep."""
+    if not connection.set(keys.REMATCH_SCHEDULED, "1", nx=True, ex=int(seconds) + 60):
+        return False
+    Queue(QUEUE_NAME, connection=connection).enqueue_in(
+        timedelta(seconds=seconds), rematch, result_ttl=600, retry=Retry(max=3, interval=[1, 5, 30]))
+    return True
+
+
+def rematch(connection: redis_lib.Redis | None = None) -> list[str]:
+    """The periodic safety net of routing: time out offers whose own timer was lost, offer every waiting call
+    that has a qualified available agent now, then schedule the next sweep."""
+    connection = connection or _job_connection()
+    connection.delete(keys.REMATCH_SCHEDULED)
+    renewed = expire_offers(connection)
+    offers = Distributor(connection).rematch()
+    for offer in offers:
+        schedule_offer_expiry(connection, offer)
+    schedule_rematch(connection)
+    return renewed + [offer.reservation for offer in offers]
+
+
 def startup_sweep(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
     """Run when a worker starts: whatever a dead worker left undone is re-derived from Redis (offers past their
     expiry, finished calls not yet counted, agents whose presence was never checked)."""
@@ -221,6 +249,7 @@ def startup_sweep(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
     signed_in = [a.id for a in acd.all_agents() if acd.status(a.id)[0] is not AgentStatus.OFFLINE]
     for agent_id in signed_in:
         check_presence(agent_id, connection)
+    schedule_rematch(connection)
     return {"offers_renewed": renewed, "calls": counted, "agents_checked": len(signed_in)}
 
 

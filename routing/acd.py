@@ -72,7 +72,9 @@ class Offer:
 @dataclass
 class Distributor:
     """Agents, queues and offers on one Redis (``redis`` passed in). ``queues`` limits the queues whose waiting
-    calls an available agent is matched against (default: every queue that has had calls)."""
+    calls an available agent is matched against (default: every queue that has had calls). Claims read their
+    candidates ``batch`` at a time; strategies that compare agents (most-skilled, round-robin) compare at most
+    ``scan_limit`` qualified ones. Neither bounds the search: a qualified agent or call is always found."""
 
     redis: redis_lib.Redis
     queues: list[str] = field(default_factory=list)
@@ -100,6 +102,9 @@ class Distributor:
                                                      "capacity": agent.capacity, "contact": agent.contact}))
         if old is not None:
             pipe.hdel(keys.AGENT_SKILLS, *(f"{agent.id}|{s}" for s in old.skills))
+            for skill, level in old.skills.items():  # out of the indexes of levels the agent no longer has
+                for at in range(int(agent.skills.get(skill, 0)) + 1, int(level) + 1):
+                    pipe.zrem(keys.available(skill, at), agent.id)
         if agent.skills:
             pipe.hset(keys.AGENT_SKILLS, mapping={f"{agent.id}|{s}": int(level) for s, level in agent.skills.items()})
         pipe.hset(keys.AGENT_CAPACITY, agent.id, agent.capacity)
@@ -188,12 +193,15 @@ class Distributor:
         return int(raw) if raw is not None else None
 
     def _index(self, agent: Agent) -> None:
-        """(Re)enter an agent in the availability indexes, ordered by how long they have been idle."""
+        """(Re)enter an agent in the availability indexes (one per skill and level up to theirs, and the any-skill
+        one), ordered by how long they have been idle."""
         idle = self.redis.hget(keys.AGENT_IDLE, agent.id)
         score = int(idle) if idle is not None else _now_ms()
         pipe = self.redis.pipeline(transaction=False)
-        for skill in (*agent.skills, keys.ANY_SKILL):
-            pipe.zadd(keys.available(skill), {agent.id: score})
+        for skill, level in agent.skills.items():
+            for at in range(1, int(level) + 1):
+                pipe.zadd(keys.available(skill, at), {agent.id: score})
+        pipe.zadd(keys.available(keys.ANY_SKILL), {agent.id: score})
         pipe.execute()
 
     # -- calls ---------------------------------------------------------------------------------------------------
@@ -227,16 +235,25 @@ class Distributor:
         raw_queue, raw_req = pipe.execute()
         if raw_queue is None:
             return None
-        skills = [part.split("=")[0] for part in (raw_req or b"").decode().split(";") if part]
+        skills = {}
+        for part in (raw_req or b"").decode().split(";"):
+            if part:
+                skill, level = part.split("=")
+                skills[skill] = int(level)
         return self.claim_for_call(call_sid, raw_queue.decode(), skills, now_ms)
 
     def set_strategy(self, queue: str, strategy: str) -> None:
         """How ``queue`` picks among qualified agents: longest-idle (default), most-skilled or round-robin."""
         self.redis.hset(keys.QUEUE_STRATEGY, queue, strategy)
 
-    def claim_for_call(self, call_sid: str, queue: str, skills: list[str], now_ms: int | None = None) -> Offer | None:
-        """The atomic claim (one round trip): the call and a qualified agent chosen by the queue's strategy."""
-        indexes = [keys.available(s) for s in skills] or [keys.available(keys.ANY_SKILL)]
+    def claim_for_call(self, call_sid: str, queue: str, skills: Mapping[str, int] | Iterable[str],
+                       now_ms: int | None = None) -> Offer | None:
+        """The atomic claim (one round trip): the call and a qualified agent chosen by the queue's strategy.
+        ``skills`` are the call's requirements (skill: minimum level; a bare list means level 1): they name the
+        availability indexes the script picks its candidates from."""
+        levels = dict(skills) if isinstance(skills, Mapping) else {skill: 1 for skill in skills}
+        indexes = ([keys.available(s, level) for s, level in levels.items()]
+                   or [keys.available(keys.ANY_SKILL)])
         result = self._offer_for_call(
             keys=[*COMMON, keys.waiting(queue), keys.AGENT_LAST_OFFER, keys.QUEUE_STRATEGY, *indexes],
             args=[call_sid, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
@@ -253,6 +270,21 @@ class Distributor:
             args=[agent_id, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
                   self.batch])
         return self._offered(_offer(result))
+
+    def rematch(self, now_ms: int | None = None) -> list[Offer]:
+        """Safety net, run periodically: offer every waiting call, in line order, to a qualified available agent
+        if there is one now. Claims triggered by events (a call queued, an agent free, an escalation) already do
+        this; the sweep catches what a crash or a race between those triggers left waiting."""
+        if self.redis.zcard(keys.available(keys.ANY_SKILL)) == 0:  # nobody can be available: nothing to do
+            return []
+        offers = []
+        queues = self.queues or sorted(q.decode() for q in self.redis.smembers(keys.QUEUE_NAMES))
+        for queue in queues:
+            for call_sid in self.waiting(queue):
+                offer = self.offer_for_call(call_sid, now_ms)
+                if offer is not None:
+                    offers.append(offer)
+        return offers
 
     def _offered(self, offer: Offer | None) -> Offer | None:
         if offer is not None:
@@ -288,27 +320,34 @@ class Distributor:
             pipe.execute()
         return True
 
-    def decline(self, reservation: str, now_ms: int | None = None) -> Offer | None:
-        """The agent refuses: the call keeps its place and goes to the next qualified agent, if any."""
-        return self._end_offer(reservation, Outcome.DECLINED, now_ms)
+    def decline(self, reservation: str, now_ms: int | None = None) -> list[Offer]:
+        """The agent refuses: the call keeps its place and goes to the next qualified agent, if any; the agent,
+        free again, is offered the next call they qualify for, if any. Returns those new offers."""
+        return self._end_offer(reservation, Outcome.DECLINED, now_ms)[1]
 
-    def cancel(self, reservation: str, now_ms: int | None = None) -> None:
-        """The caller hung up while the call was offered (counts as abandoned)."""
+    def cancel(self, reservation: str, now_ms: int | None = None) -> list[Offer]:
+        """The caller hung up while the call was offered (counts as abandoned). Returns the agent's next offer
+        (their slot is free again), if any."""
         raw = self.redis.hget(keys.RESERVATIONS, reservation)
-        self._end_offer(reservation, Outcome.CANCELLED, now_ms)
+        offers = self._end_offer(reservation, Outcome.CANCELLED, now_ms)[1]
         queue = self.redis.hget(keys.CALL_QUEUE, raw.decode().split("|")[0]) if raw is not None else None
         if queue is not None:
             self.redis.hincrby(keys.queue_stats(queue.decode(), _day(now_ms or _now_ms())), "abandoned", 1)
+        return offers
 
     def expire_offers(self, now_ms: int | None = None) -> list[Offer]:
         """Time out offers past their expiry; each call is offered again. Returns the new offers."""
+        return [offer for _ended, new in self.expire_due(now_ms) for offer in new]
+
+    def expire_due(self, now_ms: int | None = None) -> list[tuple[Offer, list[Offer]]]:
+        """Time out offers past their expiry: each ``(offer that timed out, new offers it led to)``."""
         now = now_ms if now_ms is not None else _now_ms()
-        offers = []
+        results = []
         for rid in self.redis.zrangebyscore(keys.OFFER_EXPIRY, "-inf", now):
-            offer = self._end_offer(rid.decode(), Outcome.TIMEOUT, now)
-            if offer is not None:
-                offers.append(offer)
-        return offers
+            ended, offers = self._end_offer(rid.decode(), Outcome.TIMEOUT, now)
+            if ended is not None:
+                results.append((ended, offers))
+        return results
 
     def finish(self, call_sid: str, now_ms: int | None = None) -> Offer | None:
         """An accepted call ended: the agent's slot frees up (and they get the next call if available)."""
@@ -390,7 +429,7 @@ class Distributor:
         elif state == "offered":
             rid = self.redis.hget(keys.CALL_OFFER, call_sid)
             if rid is not None:
-                self.cancel(rid.decode(), now_ms)
+                return next(iter(self.cancel(rid.decode(), now_ms)), None)
         elif state == "assigned":
             return self.finish(call_sid, now_ms)
         return None
@@ -451,28 +490,34 @@ class Distributor:
             counts[status.decode()] = counts.get(status.decode(), 0) + 1
         return counts
 
-    def _end_offer(self, reservation: str, outcome: Outcome, now_ms: int | None) -> Offer | None:
+    def _end_offer(self, reservation: str, outcome: Outcome,
+                   now_ms: int | None) -> tuple[Offer | None, list[Offer]]:
+        """End an offer; returns (the offer that ended, or None when it was already gone; the new offers: the
+        call to its next agent, then the freed agent to their next call)."""
         now = now_ms if now_ms is not None else _now_ms()
         raw = self.redis.hget(keys.RESERVATIONS, reservation)
         if raw is None:
-            return None
+            return None, []
         sid = raw.decode().split("|")[0]
         queue = (self.redis.hget(keys.CALL_QUEUE, sid) or b"").decode()
         result = self._release(keys=[*COMMON, keys.waiting(queue), keys.AGENT_MISSED],
                                args=[reservation, outcome.value, now, self.max_missed])
         if not result:
-            return None
+            return None, []
         call_sid, agent_id, status = (part.decode() for part in result)
+        ended = Offer(reservation, call_sid, agent_id, int(raw.decode().split("|")[2]))
         self.emit(agent_id, "offer-ended", reservation=reservation, call_sid=call_sid, outcome=outcome.value)
         if status == AgentStatus.BREAK.value and outcome is Outcome.TIMEOUT:
             self.emit(agent_id, "status", status=status, reason="missed offers")
+        offers = []
+        if outcome is not Outcome.CANCELLED:
+            offers.append(self.offer_for_call(call_sid, now))
         if status == AgentStatus.AVAILABLE.value:
             record = self.agent(agent_id)
             if record is not None:
                 self._index(record)
-        if outcome is Outcome.CANCELLED:
-            return None
-        return self.offer_for_call(call_sid, now)
+                offers.append(self.offer_for_agent(agent_id, now))  # their slot is free: their next call
+        return ended, [offer for offer in offers if offer is not None]
 
 
 STATS_TTL = 40 * 86400

@@ -35,12 +35,16 @@ OFFER_EXPIRY = PREFIX + "offers"          # zset reservation id by expiry (ms)
 ANY_SKILL = "*"
 
 
-def available(skill: str) -> str:
-    """Zset of agents who may be available and have ``skill`` (or any, for ``*``), scored by idle-since.
+def available(skill: str, level: int = 1) -> str:
+    """Zset of agents who may be available and have ``skill`` at ``level`` or above (``*``: any agent), scored by
+    idle-since. An agent with billing at level 7 is in the billing zsets for levels 1 to 7, so a call needing
+    billing 7 scans only the agents who have it, however many have billing at a lower level.
 
     An index, not the truth: entries can be stale and are dropped lazily by the claim scripts, which decide on
-    the status, load and capacity hashes."""
-    return f"{PREFIX}avail:{skill}"
+    the status, load, capacity and skills hashes."""
+    if skill == ANY_SKILL:
+        return f"{PREFIX}avail:{ANY_SKILL}"
+    return f"{PREFIX}avail:{skill}:{int(level)}"
 
 
 def waiting(queue: str) -> str:

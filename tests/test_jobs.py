@@ -86,3 +86,41 @@ def test_a_worker_killed_mid_job_loses_nothing_and_counts_nothing_twice(redis, r
     SimpleWorker([QUEUE_NAME], connection=redis).work(burst=True)
     assert daily_stats(redis, "2026-11-18")["calls"] == 3  # all counted, none twice
     assert redis.llen(keys.FINISHED_CALLS) == 0
+
+
+def run_due_jobs(redis, make_due: bool = True) -> None:
+    """Run a real RQ worker (burst, with its scheduler) over the scheduled jobs. With ``make_due``, every job in the
+    scheduled registry is first moved to time 0, as if its time had come (no waiting in tests)."""
+    from rq.registry import ScheduledJobRegistry
+
+    registry = ScheduledJobRegistry(QUEUE_NAME, connection=redis)
+    if make_due:
+        for job_id in registry.get_job_ids():
+            redis.zadd(registry.key, {job_id: 0})
+    Worker([QUEUE_NAME], connection=redis).work(burst=True, with_scheduler=True)
+
+
+def scheduled(redis) -> list[str]:
+    """Function names of the jobs waiting in the scheduled registry."""
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    ids = ScheduledJobRegistry(QUEUE_NAME, connection=redis).get_job_ids()
+    return sorted(job.func_name.rsplit(".", 1)[-1] for job in Job.fetch_many(ids, connection=redis) if job)
+
+
+def test_the_rematch_sweep_offers_a_call_its_trigger_missed(redis):
+    """A call left waiting while a qualified agent is available (its own claim lost with a crashed process) is
+    offered by the periodic sweep, run by a real worker's scheduler; the sweep schedules its next run, once."""
+    from ivr.jobs import schedule_rematch
+    from routing.acd import Agent, AgentStatus, Distributor
+
+    acd = Distributor(redis)
+    acd.register(Agent("a", "A", {"billing": 4}))
+    acd.set_status("a", AgentStatus.AVAILABLE)
+    acd.enqueue("CA1", "billing", {"billing": 2}, offer=False)  # the claim that should have followed never ran
+    assert acd.call_state("CA1") == "waiting"
+    assert schedule_rematch(redis, seconds=30) and not schedule_rematch(redis, seconds=30)  # one chain
+    run_due_jobs(redis)
+    assert [(o.call_sid, o.agent) for o in acd.offers_for("a")] == [("CA1", "a")]
+    assert scheduled(redis) == ["expire_offers", "rematch"]  # the new offer's timer and the next sweep

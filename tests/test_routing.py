@@ -63,8 +63,9 @@ def test_decline_keeps_the_place_and_offers_to_the_next_agent(acd):
     available(acd, Agent("a", "A", {"billing": 5}), T0)
     first = acd.enqueue("CA1", "billing", {"billing": 1}, now_ms=T0 + 1)
     acd.enqueue("CA2", "billing", {"billing": 1}, now_ms=T0 + 2)
-    assert acd.decline(first.reservation, now_ms=T0 + 3) is None  # no one else: back in line
-    assert acd.waiting("billing") == ["CA1", "CA2"]  # CA1 kept its place in front
+    # no one else for CA1: back in line, in front; 'a' is free again and takes the next call, CA2
+    assert [(o.call_sid, o.agent) for o in acd.decline(first.reservation, now_ms=T0 + 3)] == [("CA2", "a")]
+    assert acd.waiting("billing") == ["CA1"]
     second = available(acd, Agent("b", "B", {"billing": 5}), T0 + 4)
     assert second.call_sid == "CA1" and second.agent == "b"
 
@@ -96,7 +97,7 @@ def test_accept_then_finish_frees_the_agent_for_the_next_call(acd):
     assert not acd.accept(offer.reservation, "someone-else")
     assert acd.accept(offer.reservation, "a") and acd.call_state("CA1") == "assigned"
     assert not acd.accept(offer.reservation, "a")  # twice: the offer is gone
-    assert acd.decline(offer.reservation) is None  # too late to decline
+    assert acd.decline(offer.reservation) == []  # too late to decline
     following = acd.finish("CA1", T0 + 60_000)
     assert following.call_sid == "CA2" and acd.call_state("CA1") == "ended"
 
@@ -118,7 +119,7 @@ def test_unavailable_agents_are_skipped_and_dropped_from_the_index(acd, redis):
     acd.set_status("away", AgentStatus.BREAK, T0 + 1)
     available(acd, Agent("here", "H", {"billing": 9}), T0 + 2)
     assert acd.enqueue("CA1", "billing", {"billing": 1}, now_ms=T0 + 3).agent == "here"
-    assert redis.zscore("rt:{rt}:avail:billing", "away") is None
+    assert redis.zscore("rt:{rt}:avail:billing:1", "away") is None
 
 
 def test_bad_input_is_refused(acd):
@@ -258,3 +259,47 @@ def test_a_new_worker_finishes_what_a_dead_one_left(redis, redis_url):
                          env={**os.environ, "REDIS_URL": redis_url}, timeout=120)
     assert run.returncode == 0, run.stderr
     assert [o.call_sid for o in acd.offers_for("next")] == ["CA1"]
+
+
+def test_an_agent_finds_a_call_behind_many_they_cannot_take(acd):
+    """Audit repro: 40 calls needing a rare skill wait in front; the billing call at position 41 still reaches a
+    billing agent who becomes available (the scan goes past the first batch of 32)."""
+    for i in range(40):
+        acd.enqueue(f"CR{i:02d}", "billing", {"rare": 9}, now_ms=T0 + i)
+    acd.enqueue("CA-bill", "billing", {"billing": 1}, now_ms=T0 + 100)
+    assert acd.position("CA-bill") == 41
+    offer = available(acd, Agent("biller", "B", {"billing": 3}), T0 + 200)
+    assert offer is not None and offer.call_sid == "CA-bill"
+    assert acd.waiting("billing") == [f"CR{i:02d}" for i in range(40)]
+
+
+def test_a_call_finds_the_one_qualified_agent_among_many_idle_longer(acd):
+    """Audit repro: 300 idle agents at billing level 1 (idle longer), one at level 9; a call needing level 9 is
+    offered to that one (the per-level index holds only agents at level 9 or above)."""
+    for i in range(300):
+        available(acd, Agent(f"low{i:03d}", "L", {"billing": 1}), T0 + i)
+    available(acd, Agent("expert", "E", {"billing": 9}), T0 + 1_000)
+    offer = acd.enqueue("CA1", "billing", {"billing": 9}, now_ms=T0 + 2_000)
+    assert offer is not None and offer.agent == "expert"
+
+
+def test_a_call_finds_the_qualified_agent_past_a_long_run_of_near_misses(acd):
+    """Every index the call could use holds 300 agents who lack the other skill: the script reads on, batch
+    after batch, until the one who has both."""
+    for i in range(300):
+        available(acd, Agent(f"bill{i:03d}", "B", {"billing": 9, "english": 1}), T0 + i)
+        available(acd, Agent(f"eng{i:03d}", "E", {"english": 5}), T0 + i)
+    available(acd, Agent("both", "Both", {"billing": 9, "english": 5}), T0 + 1_000)
+    for strategy in ("longest-idle", "most-skilled", "round-robin"):
+        acd.set_strategy("general", strategy)
+        offer = acd.enqueue(f"CA-{strategy}", "general", {"billing": 9, "english": 5}, now_ms=T0 + 2_000)
+        assert offer is not None and offer.agent == "both", strategy
+        acd.decline(offer.reservation, now_ms=T0 + 2_001)  # 'both' is free again for the next strategy
+
+
+def test_lowering_a_level_takes_the_agent_out_of_the_higher_indexes(acd, redis):
+    available(acd, Agent("a", "A", {"billing": 8}), T0)
+    acd.register(Agent("a", "A", {"billing": 2}))
+    assert redis.zscore("rt:{rt}:avail:billing:3", "a") is None
+    assert redis.zscore("rt:{rt}:avail:billing:2", "a") is not None
+    assert acd.enqueue("CA1", "billing", {"billing": 5}, now_ms=T0 + 1) is None

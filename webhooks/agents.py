@@ -143,7 +143,8 @@ def decline(reservation: str):
     router = services().calls.router
     if not any(o.reservation == reservation for o in router.offers_for(g.agent_id)):
         return jsonify(error="no such offer for you"), 404
-    services().calls.offered(router.decline(reservation))
+    for offer in router.decline(reservation):
+        services().calls.offered(offer)
     return jsonify(declined=True)
 
 
