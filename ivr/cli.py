@@ -122,7 +122,7 @@ def flows_rollback(to: int | None) -> None:
     """Make an earlier version live again (validated first)."""
     repo = _repo(_settings())
     try:
-        version = repo.store.rollback(repo.validate, to=to, author=os.environ.get("USER", ""))
+        version = repo.rollback(to=to, author=os.environ.get("USER", ""))
     except (StoreError, FlowError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"version {version} is live")

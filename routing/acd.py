@@ -21,7 +21,7 @@ from routing.errors import RoutingError, UnknownAgent
 
 COMMON = [keys.CALL_REQ, keys.CALL_STATE, keys.CALL_SCORE, keys.CALL_QUEUE, keys.CALL_DECLINED, keys.AGENT_STATUS,
           keys.AGENT_LOAD, keys.AGENT_CAPACITY, keys.AGENT_SKILLS, keys.RESERVATIONS, keys.OFFER_EXPIRY,
-          keys.AGENT_IDLE, keys.CALL_OFFER]
+          keys.AGENT_IDLE, keys.CALL_OFFER, keys.SETTINGS]
 #: Room for priorities 0..100 in front of a millisecond arrival time in one zset score (exact in a double).
 PRIORITY_WEIGHT = 10 ** 13
 
@@ -72,14 +72,16 @@ class Offer:
 @dataclass
 class Distributor:
     """Agents, queues and offers on one Redis (``redis`` passed in). ``queues`` limits the queues whose waiting
-    calls an available agent is matched against (default: every queue that has had calls). Claims read their
+    calls an available agent is matched against (default: every queue that has had calls). ``offer_timeout_ms``
+    and ``max_missed`` left as None follow the live configuration (:meth:`configure`, done when queues.yaml is
+    published), read inside the scripts; given, they override it. Claims read their
     candidates ``batch`` at a time; strategies that compare agents (most-skilled, round-robin) compare at most
     ``scan_limit`` qualified ones. Neither bounds the search: a qualified agent or call is always found."""
 
     redis: redis_lib.Redis
     queues: list[str] = field(default_factory=list)
-    offer_timeout_ms: int = 15_000
-    max_missed: int = 3
+    offer_timeout_ms: int | None = None
+    max_missed: int | None = None
     service_level_ms: int = 20_000
     batch: int = 32
     scan_limit: int = 256
@@ -91,6 +93,17 @@ class Distributor:
         self._accept = self.redis.register_script(scripts.ACCEPT)
         self._finish = self.redis.register_script(scripts.FINISH)
         self._requeue = self.redis.register_script(scripts.REQUEUE)
+
+    # -- configuration -------------------------------------------------------------------------------------------
+    def configure(self, offer_timeout_ms: int, max_missed: int, wrap_up_ms: int) -> None:
+        """Make these the live settings (from the published queues.yaml) for every process and script."""
+        self.redis.hset(keys.SETTINGS, mapping={"offer_timeout_ms": int(offer_timeout_ms),
+                                               "max_missed": int(max_missed), "wrap_up_ms": int(wrap_up_ms)})
+
+    def settings(self) -> dict[str, int]:
+        """The live settings, with the defaults for any not configured (15 s offers, 3 missed, 30 s wrap-up)."""
+        raw = {k.decode(): int(v) for k, v in self.redis.hgetall(keys.SETTINGS).items()}
+        return {**DEFAULT_SETTINGS, **raw}
 
     # -- agents --------------------------------------------------------------------------------------------------
     def register(self, agent: Agent) -> None:
@@ -256,8 +269,8 @@ class Distributor:
                    or [keys.available(keys.ANY_SKILL)])
         result = self._offer_for_call(
             keys=[*COMMON, keys.waiting(queue), keys.AGENT_LAST_OFFER, keys.QUEUE_STRATEGY, *indexes],
-            args=[call_sid, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
-                  self.batch, self.scan_limit, queue])
+            args=[call_sid, now_ms if now_ms is not None else _now_ms(), _reservation_id(),
+                  _arg(self.offer_timeout_ms), self.batch, self.scan_limit, queue])
         return self._offered(_offer(result))
 
     def offer_for_agent(self, agent_id: str, now_ms: int | None = None) -> Offer | None:
@@ -267,8 +280,8 @@ class Distributor:
             return None
         result = self._offer_for_agent(
             keys=[*COMMON, *(keys.waiting(q) for q in queues)],
-            args=[agent_id, now_ms if now_ms is not None else _now_ms(), _reservation_id(), self.offer_timeout_ms,
-                  self.batch])
+            args=[agent_id, now_ms if now_ms is not None else _now_ms(), _reservation_id(),
+                  _arg(self.offer_timeout_ms), self.batch])
         return self._offered(_offer(result))
 
     def rematch(self, now_ms: int | None = None) -> list[Offer]:
@@ -501,7 +514,7 @@ class Distributor:
         sid = raw.decode().split("|")[0]
         queue = (self.redis.hget(keys.CALL_QUEUE, sid) or b"").decode()
         result = self._release(keys=[*COMMON, keys.waiting(queue), keys.AGENT_MISSED],
-                               args=[reservation, outcome.value, now, self.max_missed])
+                               args=[reservation, outcome.value, now, _arg(self.max_missed)])
         if not result:
             return None, []
         call_sid, agent_id, status = (part.decode() for part in result)
@@ -521,6 +534,7 @@ class Distributor:
 
 
 STATS_TTL = 40 * 86400
+DEFAULT_SETTINGS = {"offer_timeout_ms": 15_000, "max_missed": 3, "wrap_up_ms": 30_000}
 EVENTS_KEPT = 200
 
 
@@ -530,6 +544,11 @@ def _day(ms: int) -> str:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _arg(value: int | None) -> int | str:
+    """A script argument that may be left to the live setting ('')."""
+    return "" if value is None else value
 
 
 def _reservation_id() -> str:

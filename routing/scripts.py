@@ -5,7 +5,15 @@ COMMON_KEYS = """
 local CALL_REQ, CALL_STATE, CALL_SCORE, CALL_QUEUE, CALL_DECLINED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local AGENT_STATUS, AGENT_LOAD, AGENT_CAPACITY, AGENT_SKILLS = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local RESERVATIONS, OFFER_EXPIRY, AGENT_IDLE, CALL_OFFER = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
-local C = 13  -- how many common keys: each script's own keys start at KEYS[C + 1]
+local SETTINGS = KEYS[14]
+local C = 14  -- how many common keys: each script's own keys start at KEYS[C + 1]
+
+-- A number given by the caller, else the live configuration's (routing.keys.SETTINGS), else the default.
+local function setting(given, name, default)
+  local value = tonumber(given)
+  if value == nil then value = tonumber(redis.call('HGET', SETTINGS, name) or '') or default end
+  return value
+end
 
 local function requirements(sid)
   local req = {}
@@ -55,11 +63,12 @@ end
 # candidates once one qualifies (the best among those).
 # KEYS[1..C] = COMMON_KEYS; KEYS[C+1] = the call's waiting zset; KEYS[C+2] = AGENT_LAST_OFFER;
 # KEYS[C+3] = QUEUE_STRATEGY; KEYS[C+4..] = availability zsets, one per requirement (or the any-skill zset).
-# ARGV[1] = call sid, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms),
-# ARGV[5] = candidates read per batch, ARGV[6] = candidates compared at most, ARGV[7] = queue name.
+# ARGV[1] = call sid, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms; '' = the
+# live setting), ARGV[5] = candidates read per batch, ARGV[6] = candidates compared at most, ARGV[7] = queue name.
 # Returns {reservation id, sid, agent, expires} or false when no agent qualifies now.
 OFFER_FOR_CALL = COMMON_KEYS + """
-local sid, now, rid, timeout = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local sid, now, rid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local timeout = setting(ARGV[4], 'offer_timeout_ms', 15000)
 local batch, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
 local LAST_OFFER = KEYS[C + 2]
 local strategy = redis.call('HGET', KEYS[C + 3], ARGV[7]) or 'longest-idle'
@@ -116,10 +125,11 @@ return reserve(sid, best, KEYS[C + 1], rid, now, timeout)
 # agent cannot take. Whether the agent meets a requirement is worked out once per distinct requirement, so the
 # cost per call passed over is one hash read (its requirement).
 # KEYS[1..C] = COMMON_KEYS; KEYS[C+1..] = waiting zsets of the queues the agent may serve.
-# ARGV[1] = agent id, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms),
-# ARGV[5] = calls read per batch.
+# ARGV[1] = agent id, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms; '' = the
+# live setting), ARGV[5] = calls read per batch.
 OFFER_FOR_AGENT = COMMON_KEYS + """
-local agent, now, rid, timeout, batch = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local agent, now, rid, batch = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[5])
+local timeout = setting(ARGV[4], 'offer_timeout_ms', 15000)
 if not eligible(agent) then return false end
 local levels = {}  -- this agent's levels, read once per skill however many calls ask for it
 local verdicts = {}  -- requirement string -> whether the agent meets it
@@ -171,11 +181,12 @@ return reserve(best_sid, agent, best_key, rid, now, timeout)
 # End an offer that was not accepted: declined by the agent, timed out, or cancelled because the caller hung up.
 # KEYS[1..C] = COMMON_KEYS; KEYS[C+1] = the call's waiting zset; KEYS[C+2] = AGENT_MISSED.
 # ARGV[1] = reservation id, ARGV[2] = outcome (declined | timeout | cancelled), ARGV[3] = now (ms),
-# ARGV[4] = missed offers that put the agent on break (0 = never).
+# ARGV[4] = missed offers that put the agent on break (0 = never; '' = the live setting).
 # The call goes back to its old place in the queue (unless cancelled). Returns {sid, agent, agent status} or
 # false when the reservation no longer exists (already accepted or ended: nothing to do, twice is harmless).
 RELEASE = COMMON_KEYS + """
-local rid, outcome, now, max_missed = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local rid, outcome, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local max_missed = setting(ARGV[4], 'max_missed', 3)
 local raw = redis.call('HGET', RESERVATIONS, rid)
 if not raw then return false end
 local sid, agent = string.match(raw, '^([^|]+)|([^|]+)|')

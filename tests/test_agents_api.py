@@ -236,3 +236,34 @@ def test_event_stream_pushes_offers_and_resumes_after_the_last_id(app, alice):
     assert json.loads(resumed[1][2])["call_sid"] == SID
     assert client.get("/api/agent/events", headers={**alice, "Last-Event-ID": "nope"}).status_code == 400
     assert client.get("/api/agent/events?access_token=agt_wrong").status_code == 401
+
+
+def test_the_published_offer_timeout_and_max_missed_take_effect(redis, tmp_path, twilio_rest):
+    """queues.yaml says offers last 40 s and one missed offer puts an agent on break: the app's distributor and the
+    worker's timeout job follow it (stored in Redis at publish), and a rollback brings back the defaults."""
+    from ivr.jobs import expire_offers
+    flows = tmp_path / "flows"
+    shutil.copytree(SAMPLES, flows)
+    queues = flows / "queues.yaml"
+    original = queues.read_text()
+    queues.write_text(original.replace("offer_timeout: 15s", "offer_timeout: 40s")
+                      .replace("max_missed: 3", "max_missed: 1"))
+    settings = replace(Settings(), twilio_auth_token=TOKEN, flows_dir=flows, twilio_api_url=twilio_rest[1])
+    app = create_app(settings, redis_client=redis, clock=lambda: OPEN)
+    router = app.extensions["ivr"].calls.router
+    router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.BREAK)
+    queued_caller(app)
+    at = int(OPEN.timestamp() * 1000) + 1_000
+    offer = router.set_status("alice", AgentStatus.AVAILABLE, at)
+    assert offer.call_sid == SID and offer.expires == at + 40_000
+    assert expire_offers(connection=redis) == []  # the job (real clock, long after) times it out: no one else
+    assert router.status("alice") == (AgentStatus.BREAK, 0)  # one missed offer was enough
+    assert router.call_state(SID) == "waiting"
+
+    repo = app.extensions["ivr"].repo
+    queues.write_text(original)
+    repo.publish_directory(flows, author="test", message="defaults again")
+    assert router.settings() == {"offer_timeout_ms": 15_000, "max_missed": 3, "wrap_up_ms": 30_000}
+    repo.rollback(author="test")
+    assert router.settings() == {"offer_timeout_ms": 40_000, "max_missed": 1, "wrap_up_ms": 30_000}
