@@ -119,8 +119,11 @@ def expire_offers(connection: redis_lib.Redis | None = None) -> list[str]:
 
 
 def schedule_wrap_up_end(connection: redis_lib.Redis, agent_id: str, seconds: int) -> None:
+    """End the agent's wrap-up in ``seconds`` (the end is also noted in Redis, so a lost job is made up for by the
+    next worker's startup sweep)."""
+    Distributor(connection).wrap_up_until(agent_id, int(time.time() * 1000) + seconds * 1000)
     Queue(QUEUE_NAME, connection=connection).enqueue_in(timedelta(seconds=seconds), end_wrap_up, agent_id,
-                                                        result_ttl=600)
+                                                        result_ttl=600, retry=Retry(max=3, interval=[1, 5, 30]))
 
 
 def end_wrap_up(agent_id: str, connection: redis_lib.Redis | None = None) -> bool:
@@ -241,16 +244,18 @@ def rematch(connection: redis_lib.Redis | None = None) -> list[str]:
 
 def startup_sweep(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
     """Run when a worker starts: whatever a dead worker left undone is re-derived from Redis (offers past their
-    expiry, finished calls not yet counted, agents whose presence was never checked)."""
+    expiry, wrap-ups past their end, finished calls not yet counted, agents whose presence was never checked)."""
     connection = connection or _job_connection()
     acd = Distributor(connection)
     renewed = expire_offers(connection)
+    wrapped_up = [agent_id for agent_id in acd.wrap_ups_over() if end_wrap_up(agent_id, connection)]
     counted = count_finished_calls(connection)
     signed_in = [a.id for a in acd.all_agents() if acd.status(a.id)[0] is not AgentStatus.OFFLINE]
     for agent_id in signed_in:
         check_presence(agent_id, connection)
     schedule_rematch(connection)
-    return {"offers_renewed": renewed, "calls": counted, "agents_checked": len(signed_in)}
+    return {"offers_renewed": renewed, "wrap_ups_ended": wrapped_up, "calls": counted,
+            "agents_checked": len(signed_in)}
 
 
 def daily_stats(connection: redis_lib.Redis, day: str) -> dict[str, int]:

@@ -152,6 +152,7 @@ class Distributor:
         pipe.hset(keys.AGENT_STATUS, agent_id, status.value)
         pipe.hset(keys.AGENT_SINCE, agent_id, now)
         pipe.hset(keys.AGENT_SEEN, agent_id, now)
+        pipe.hdel(keys.AGENT_WRAP_END, agent_id)  # a wrap-up's end belongs to that wrap-up only
         if status is AgentStatus.AVAILABLE:
             pipe.hsetnx(keys.AGENT_IDLE, agent_id, now)
             pipe.hset(keys.AGENT_MISSED, agent_id, 0)
@@ -200,6 +201,28 @@ class Distributor:
             for event_id, fields in entries:
                 events.append((event_id.decode(), fields[b"kind"].decode(), json.loads(fields[b"data"])))
         return events
+
+    def wrap_up_until(self, agent_id: str, end_ms: int) -> None:
+        """Note when the agent's current wrap-up ends (its timer job may be lost: see :meth:`wrap_ups_over`)."""
+        self.redis.hset(keys.AGENT_WRAP_END, agent_id, end_ms)
+
+    def wrap_ups_over(self, now_ms: int | None = None) -> list[str]:
+        """Agents still in wrap-up after its end: the noted end, else the status change plus the live wrap-up
+        time (a wrap-up chosen by the agent, or noted before this existed)."""
+        now = now_ms if now_ms is not None else _now_ms()
+        wrap_up_ms = self.settings()["wrap_up_ms"]
+        over = []
+        for raw_id, raw_status in self.redis.hgetall(keys.AGENT_STATUS).items():
+            if raw_status.decode() != AgentStatus.WRAP_UP.value:
+                continue
+            agent_id = raw_id.decode()
+            end = self.redis.hget(keys.AGENT_WRAP_END, agent_id)
+            if end is None and wrap_up_ms <= 0:
+                continue  # no configured wrap-up: an agent's own wrap-up lasts until they end it
+            due = int(end) if end is not None else (self.status_since(agent_id) or now) + wrap_up_ms
+            if due <= now:
+                over.append(agent_id)
+        return sorted(over)
 
     def status_since(self, agent_id: str) -> int | None:
         raw = self.redis.hget(keys.AGENT_SINCE, agent_id)

@@ -17,6 +17,7 @@ AGENT_SKILLS = PREFIX + "agent:skills"    # hash "id|skill" -> level 1..10
 AGENT_MISSED = PREFIX + "agent:missed"    # hash id -> offers missed in a row
 AGENT_SEEN = PREFIX + "agent:seen"        # hash id -> ms when the agent's console or client last reported
 AGENT_LAST_OFFER = PREFIX + "agent:last-offer"  # hash id -> ms of the last call offered (round-robin)
+AGENT_WRAP_END = PREFIX + "agent:wrap-end"  # hash id -> ms when the current wrap-up ends (cleared on a change)
 
 CALL_REQ = PREFIX + "call:req"            # hash sid -> "skill=level;skill=level"
 CALL_STATE = PREFIX + "call:state"        # hash sid -> waiting | offered | assigned | ended

@@ -91,7 +91,7 @@ def test_the_agent_api_needs_a_token(app, alice):
     assert bad.status_code == 400 and "must be one of" in bad.get_json()["error"]
 
 
-def test_a_queued_caller_reaches_the_agent_who_accepts(app, alice, twilio_rest):
+def test_a_queued_caller_reaches_the_agent_who_accepts(app, alice, twilio_rest, run_due_jobs):
     rest, _url = twilio_rest
     enqueue = queued_caller(app).find("Enqueue")
     assert enqueue.text == "general"
@@ -118,6 +118,8 @@ def test_a_queued_caller_reaches_the_agent_who_accepts(app, alice, twilio_rest):
     assert services.calls.router.status("alice") == (AgentStatus.WRAP_UP, 0)
     signed_post(client, "http://localhost/twilio/status", {"CallSid": SID, "CallStatus": "completed"})
     assert services.calllog.get(SID)["disposition"] == "answered"
+    run_due_jobs("end_wrap_up")  # the worker ends the wrap-up (30 s in queues.yaml) when its time comes
+    assert services.calls.router.status("alice") == (AgentStatus.AVAILABLE, 0)
 
 
 def test_an_agent_who_does_not_answer_sends_the_caller_back_to_the_queue(app, alice, twilio_rest):
