@@ -226,6 +226,13 @@ class CallService:
                 self.on_wrap_up(agent_id, seconds)
         self.offered(self.router.finish(call_sid, now_ms))
 
+    def offer_ended(self, offer: Offer, outcome: str) -> None:
+        """Record on the call's log that an offer ended without being accepted (declined, timeout)."""
+        try:
+            self.calllog.routing_step(offer.call_sid, outcome, offer.agent, self.clock().timestamp())
+        except Exception:
+            log.exception("could not log the end of offer %s", offer.reservation)
+
     def offered(self, offer: Offer | None) -> None:
         """Record a new offer on the call's log and schedule its expiry; None is ignored."""
         if offer is None:

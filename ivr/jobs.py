@@ -109,13 +109,31 @@ def schedule_offer_expiry(connection: redis_lib.Redis, offer: Offer) -> None:
         timedelta(milliseconds=delay_ms), expire_offers, retry=Retry(max=3, interval=[1, 5, 30]), result_ttl=600)
 
 
+def _offered(connection: redis_lib.Redis, offer: Offer) -> None:
+    """A job made an offer: on the call's log, and timed."""
+    _routing_step(connection, offer, "offered")
+    schedule_offer_expiry(connection, offer)
+
+
+def _routing_step(connection: redis_lib.Redis, offer: Offer, outcome: str) -> None:
+    try:
+        CallLog(connection, Settings.from_env().calllog_ttl).routing_step(offer.call_sid, outcome, offer.agent,
+                                                                          time.time())
+    except redis_lib.RedisError:
+        log.exception("could not log '%s' for offer %s", outcome, offer.reservation)
+
+
 def expire_offers(connection: redis_lib.Redis | None = None) -> list[str]:
-    """Time out every offer past its expiry (idempotent: re-derived from Redis); each call is offered again."""
+    """Time out every offer past its expiry (idempotent: re-derived from Redis); each call is offered again.
+    The timeouts and the new offers go on the calls' logs."""
     connection = connection or _job_connection()
-    renewed = Distributor(connection).expire_offers()
-    for offer in renewed:
-        schedule_offer_expiry(connection, offer)
-    return [offer.reservation for offer in renewed]
+    renewed = []
+    for ended, offers in Distributor(connection).expire_due():
+        _routing_step(connection, ended, "timeout")
+        for offer in offers:
+            _offered(connection, offer)
+            renewed.append(offer.reservation)
+    return renewed
 
 
 def schedule_wrap_up_end(connection: redis_lib.Redis, agent_id: str, seconds: int) -> None:
@@ -135,7 +153,7 @@ def end_wrap_up(agent_id: str, connection: redis_lib.Redis | None = None) -> boo
         return False
     offer = acd.set_status(agent_id, AgentStatus.AVAILABLE)
     if offer is not None:
-        schedule_offer_expiry(connection, offer)
+        _offered(connection, offer)
     return True
 
 
@@ -157,7 +175,7 @@ def escalate_call(call_sid: str, skills: dict[str, int] | None, priority: int | 
     if changed:
         offer = acd.offer_for_call(call_sid)
         if offer is not None:
-            schedule_offer_expiry(connection, offer)
+            _offered(connection, offer)
     return changed
 
 
@@ -178,7 +196,7 @@ def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redi
     if on_max_wait.startswith("queue:"):
         offer = acd.move(call_sid, on_max_wait[len("queue:"):])
         if offer is not None:
-            schedule_offer_expiry(connection, offer)
+            _offered(connection, offer)
         return "moved"
     settings = Settings.from_env()
     session = SessionStore(connection, settings.session_ttl).load(call_sid)
@@ -237,7 +255,7 @@ def rematch(connection: redis_lib.Redis | None = None) -> list[str]:
     renewed = expire_offers(connection)
     offers = Distributor(connection).rematch()
     for offer in offers:
-        schedule_offer_expiry(connection, offer)
+        _offered(connection, offer)
     schedule_rematch(connection)
     return renewed + [offer.reservation for offer in offers]
 

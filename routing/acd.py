@@ -359,13 +359,13 @@ class Distributor:
     def decline(self, reservation: str, now_ms: int | None = None) -> list[Offer]:
         """The agent refuses: the call keeps its place and goes to the next qualified agent, if any; the agent,
         free again, is offered the next call they qualify for, if any. Returns those new offers."""
-        return self._end_offer(reservation, Outcome.DECLINED, now_ms)[1]
+        return self.end_offer(reservation, Outcome.DECLINED, now_ms)[1]
 
     def cancel(self, reservation: str, now_ms: int | None = None) -> list[Offer]:
         """The caller hung up while the call was offered (counts as abandoned). Returns the agent's next offer
         (their slot is free again), if any."""
         raw = self.redis.hget(keys.RESERVATIONS, reservation)
-        offers = self._end_offer(reservation, Outcome.CANCELLED, now_ms)[1]
+        offers = self.end_offer(reservation, Outcome.CANCELLED, now_ms)[1]
         queue = self.redis.hget(keys.CALL_QUEUE, raw.decode().split("|")[0]) if raw is not None else None
         if queue is not None:
             self.redis.hincrby(keys.queue_stats(queue.decode(), _day(now_ms or _now_ms())), "abandoned", 1)
@@ -380,7 +380,7 @@ class Distributor:
         now = now_ms if now_ms is not None else _now_ms()
         results = []
         for rid in self.redis.zrangebyscore(keys.OFFER_EXPIRY, "-inf", now):
-            ended, offers = self._end_offer(rid.decode(), Outcome.TIMEOUT, now)
+            ended, offers = self.end_offer(rid.decode(), Outcome.TIMEOUT, now)
             if ended is not None:
                 results.append((ended, offers))
         return results
@@ -526,10 +526,10 @@ class Distributor:
             counts[status.decode()] = counts.get(status.decode(), 0) + 1
         return counts
 
-    def _end_offer(self, reservation: str, outcome: Outcome,
-                   now_ms: int | None) -> tuple[Offer | None, list[Offer]]:
-        """End an offer; returns (the offer that ended, or None when it was already gone; the new offers: the
-        call to its next agent, then the freed agent to their next call)."""
+    def end_offer(self, reservation: str, outcome: Outcome,
+                  now_ms: int | None = None) -> tuple[Offer | None, list[Offer]]:
+        """End an offer (declined, timed out or cancelled); returns (the offer that ended, or None when it was
+        already gone; the new offers: the call to its next agent, then the freed agent to their next call)."""
         now = now_ms if now_ms is not None else _now_ms()
         raw = self.redis.hget(keys.RESERVATIONS, reservation)
         if raw is None:

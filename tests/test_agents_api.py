@@ -152,6 +152,10 @@ def test_decline_and_a_caller_who_hung_up_before_accept(app, alice, twilio_rest)
     gone = client.post(f"/api/agent/offers/{second.reservation}/accept", headers=bob)
     assert gone.status_code == 409 and gone.get_json()["error"] == "the caller has hung up"
     assert router.call_state(SID) == "ended" and router.status("bob") == (AgentStatus.AVAILABLE, 0)
+    routing = [(s["outcome"], s["agent"]) for s in app.extensions["ivr"].calllog.get(SID)["steps"]
+               if s.get("kind") == "routing"]
+    assert routing == [("offered", "alice"), ("declined", "alice")]  # bob's offer was made outside the app
+    assert client.post(f"/api/agent/offers/{offer['reservation']}/decline", headers=alice).status_code == 404
 
 
 def test_hold_announcements_use_the_distributor_and_the_queue_settings(app, alice):

@@ -113,6 +113,7 @@ def test_an_offer_times_out_through_the_worker_and_goes_to_the_next_agent(redis,
 
     acd = Distributor(redis)
     past = int(time.time() * 1000) - 60_000  # offered a minute ago: 15 s (the default) are long over
+    CallLog(redis, ttl=600).start("CA1", caller="+1", called="+2", flow="main", version=1, started_at=past / 1000)
     acd.register(Agent("slow", "S", {}))
     acd.set_status("slow", AgentStatus.AVAILABLE, past)
     offer = acd.enqueue("CA1", "general", {}, now_ms=past + 1)
@@ -125,6 +126,8 @@ def test_an_offer_times_out_through_the_worker_and_goes_to_the_next_agent(redis,
     assert acd.offers_for("slow") == [] and [o.call_sid for o in acd.offers_for("next")] == ["CA1"]
     assert redis.hget("rt:{rt}:agent:missed", "slow") == b"1"
     assert scheduled_jobs() == ["expire_offers"]  # the new offer's own timer
+    steps = CallLog(redis, ttl=600).get("CA1")["steps"]
+    assert [(s["outcome"], s["agent"]) for s in steps] == [("timeout", "slow"), ("offered", "next")]
 
 
 def test_an_escalation_step_runs_in_the_worker_and_opens_the_call_to_more_agents(redis, run_due_jobs):

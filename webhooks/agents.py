@@ -16,7 +16,7 @@ from ivr.engine import CallState
 from ivr.jobs import schedule_presence_check
 from ivr.twilio_rest import CallGone, TwilioRestError
 from routing import keys as keys_rt
-from routing.acd import Agent, AgentStatus
+from routing.acd import Agent, AgentStatus, Outcome
 from webhooks.security import public_url
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agent")
@@ -143,7 +143,10 @@ def decline(reservation: str):
     router = services().calls.router
     if not any(o.reservation == reservation for o in router.offers_for(g.agent_id)):
         return jsonify(error="no such offer for you"), 404
-    for offer in router.decline(reservation):
+    ended, offers = router.end_offer(reservation, Outcome.DECLINED)
+    if ended is not None:
+        services().calls.offer_ended(ended, Outcome.DECLINED.value)
+    for offer in offers:
         services().calls.offered(offer)
     return jsonify(declined=True)
 
