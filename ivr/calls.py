@@ -210,7 +210,8 @@ class CallService:
         priority = min(100, queue.priority + int(request.get("priority") or 0))
         now_ms = int(self.clock().timestamp() * 1000)
         self.router.set_strategy(queue.name, queue.strategy.value)  # as configured in the call's flow version
-        self.offered(self.router.enqueue(call_sid, queue.name, skills, priority, now_ms))
+        language = request.get("language") if queue.match_language else None
+        self.offered(self.router.enqueue(call_sid, queue.name, skills, priority, now_ms, language=language))
         if self.on_queued is not None:
             self.on_queued(call_sid, queue)
 

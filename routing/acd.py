@@ -109,17 +109,19 @@ class Distributor:
     def register(self, agent: Agent) -> None:
         """Create or update an agent (skills, capacity...); status is left as it is (offline for a new agent)."""
         old = self.agent(agent.id)
+        levels = _levels(agent)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.AGENTS, agent.id, json.dumps({"name": agent.name, "skills": dict(agent.skills),
                                                      "languages": list(agent.languages),
                                                      "capacity": agent.capacity, "contact": agent.contact}))
         if old is not None:
-            pipe.hdel(keys.AGENT_SKILLS, *(f"{agent.id}|{s}" for s in old.skills))
-            for skill, level in old.skills.items():  # out of the indexes of levels the agent no longer has
-                for at in range(int(agent.skills.get(skill, 0)) + 1, int(level) + 1):
+            old_levels = _levels(old)
+            pipe.hdel(keys.AGENT_SKILLS, *(f"{agent.id}|{s}" for s in old_levels))
+            for skill, level in old_levels.items():  # out of the indexes of levels the agent no longer has
+                for at in range(int(levels.get(skill, 0)) + 1, int(level) + 1):
                     pipe.zrem(keys.available(skill, at), agent.id)
-        if agent.skills:
-            pipe.hset(keys.AGENT_SKILLS, mapping={f"{agent.id}|{s}": int(level) for s, level in agent.skills.items()})
+        if levels:
+            pipe.hset(keys.AGENT_SKILLS, mapping={f"{agent.id}|{s}": int(level) for s, level in levels.items()})
         pipe.hset(keys.AGENT_CAPACITY, agent.id, agent.capacity)
         pipe.hsetnx(keys.AGENT_STATUS, agent.id, AgentStatus.OFFLINE.value)
         pipe.hsetnx(keys.AGENT_LOAD, agent.id, 0)
@@ -234,7 +236,7 @@ class Distributor:
         idle = self.redis.hget(keys.AGENT_IDLE, agent.id)
         score = int(idle) if idle is not None else _now_ms()
         pipe = self.redis.pipeline(transaction=False)
-        for skill, level in agent.skills.items():
+        for skill, level in _levels(agent).items():
             for at in range(1, int(level) + 1):
                 pipe.zadd(keys.available(skill, at), {agent.id: score})
         pipe.zadd(keys.available(keys.ANY_SKILL), {agent.id: score})
@@ -242,11 +244,13 @@ class Distributor:
 
     # -- calls ---------------------------------------------------------------------------------------------------
     def enqueue(self, call_sid: str, queue: str, skills: Mapping[str, int], priority: int = 0,
-                now_ms: int | None = None, offer: bool = True) -> Offer | None:
+                now_ms: int | None = None, offer: bool = True, language: str | None = None) -> Offer | None:
         """Put a call in ``queue`` needing ``skills`` (skill: minimum level) and, unless ``offer`` is false,
-        offer it at once if an agent qualifies. Priority 0..100, higher first; then first come first served."""
+        offer it at once if an agent qualifies. Priority 0..100, higher first; then first come first served.
+        With ``language`` (``es-US``...), only agents who speak it qualify (compared by primary subtag: ``es``)."""
         if not 0 <= priority <= 100:
             raise RoutingError(f"priority {priority} is not between 0 and 100")
+        skills = {**skills, **({language_skill(language): 1} if language else {})}
         now = now_ms if now_ms is not None else _now_ms()
         score = (100 - priority) * PRIORITY_WEIGHT + now
         requirement = ";".join(f"{skill}={int(level)}" for skill, level in sorted(skills.items()))
@@ -261,7 +265,7 @@ class Distributor:
         pipe.hincrby(keys.queue_stats(queue, _day(now)), "entered", 1)
         pipe.expire(keys.queue_stats(queue, _day(now)), STATS_TTL)
         pipe.execute()
-        return self.claim_for_call(call_sid, queue, list(skills), now) if offer else None
+        return self.claim_for_call(call_sid, queue, skills, now) if offer else None
 
     def offer_for_call(self, call_sid: str, now_ms: int | None = None) -> Offer | None:
         """Look for an agent for a waiting call (after a failed offer, or when an escalation step opens)."""
@@ -422,7 +426,11 @@ class Distributor:
             return False
         pipe = self.redis.pipeline(transaction=True)
         if skills is not None:
-            pipe.hset(keys.CALL_REQ, call_sid, ";".join(f"{s}={int(level)}" for s, level in sorted(skills.items())))
+            # the caller's language is not relaxed: it stays a requirement whatever the step says
+            kept = [part for part in (self.redis.hget(keys.CALL_REQ, call_sid) or b"").decode().split(";")
+                    if part.startswith(LANGUAGE_PREFIX)]
+            relaxed = [f"{s}={int(level)}" for s, level in skills.items() if not s.startswith(LANGUAGE_PREFIX)]
+            pipe.hset(keys.CALL_REQ, call_sid, ";".join(sorted(relaxed + kept)))
         if priority is not None:
             since = int(self.redis.hget(keys.CALL_SINCE, call_sid) or _now_ms())
             score = (100 - max(0, min(100, priority))) * PRIORITY_WEIGHT + since
@@ -567,6 +575,23 @@ def _day(ms: int) -> str:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+#: Languages are matched as internal skills ``lang:<primary subtag>`` at level 1: an agent's languages are added to
+#: their skills in Redis, a call's language to its requirements, so the scripts and indexes need nothing more.
+#: (Skill names in queues.yaml cannot contain ':'.)
+LANGUAGE_PREFIX = "lang:"
+
+
+def language_skill(language: str) -> str:
+    """The internal skill of a language: ``es-US``, ``es`` and ``ES_mx`` are all ``lang:es``."""
+    return LANGUAGE_PREFIX + language.strip().replace("_", "-").split("-")[0].lower()
+
+
+def _levels(agent: Agent) -> dict[str, int]:
+    """An agent's skills as stored for matching: their skills and their languages."""
+    return {**{s: int(level) for s, level in agent.skills.items()},
+            **{language_skill(language): 1 for language in agent.languages if language.strip()}}
 
 
 def _arg(value: int | None) -> int | str:

@@ -9,6 +9,7 @@ Shape::
         skills: {billing: 3, english: 1}     # what every call in the queue needs (flows may add more)
         priority: 2                          # 0-100, added to the call's own priority
         strategy: longest-idle               # or most-skilled, round-robin
+        match_language: false                # true: the agent must speak the call's language (its flow's)
         escalation:                          # relax requirements the longer a call waits
           - {after: 60s, skills: {billing: 1}}
           - {after: 3m, skills: {}, priority: 5}
@@ -75,6 +76,7 @@ class QueueConfig:
     on_max_wait: str = "voicemail"
     when_no_agents: str = "wait"
     hold: Hold = field(default_factory=Hold)
+    match_language: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,11 @@ class _Parser:
             self.problem(path, "expected a mapping")
             return None
         self.keys(raw, ("skills", "priority", "strategy", "escalation", "max_wait", "on_max_wait",
-                        "when_no_agents", "hold", "description"), path)
+                        "when_no_agents", "hold", "description", "match_language"), path)
+        match_language = raw.get("match_language", False)
+        if not isinstance(match_language, bool):
+            self.problem(f"{path}.match_language", f"expected true or false, not {match_language!r}")
+            match_language = False
         skills = self.skills(raw.get("skills", {}), f"{path}.skills", known)
         priority = self.priority(raw.get("priority", 0), f"{path}.priority")
         strategy = Strategy.LONGEST_IDLE
@@ -214,7 +220,7 @@ class _Parser:
                 hold = Hold(bool(hraw.get("announce_position", True)), bool(hraw.get("announce_wait", True)),
                             every or 30, str(hraw.get("message", Hold.message)), hraw.get("music"))
         return QueueConfig(name, skills, priority, strategy, tuple(steps), max_wait, on_max_wait, when_no_agents,
-                           hold)
+                           hold, match_language)
 
 
 def parse_queues(raw: Any) -> RoutingConfig:

@@ -273,3 +273,22 @@ def test_the_published_offer_timeout_and_max_missed_take_effect(redis, tmp_path,
     assert router.settings() == {"offer_timeout_ms": 15_000, "max_missed": 3, "wrap_up_ms": 30_000}
     repo.rollback(author="test")
     assert router.settings() == {"offer_timeout_ms": 40_000, "max_missed": 1, "wrap_up_ms": 30_000}
+
+
+def test_a_queue_that_matches_language_offers_callers_only_to_agents_who_speak_theirs(redis, tmp_path, twilio_rest):
+    """queues.yaml: general has match_language: true. The caller on the English line (flow language en-US) is not
+    offered to Bea, who speaks only Spanish, though she has been idle longest; Alice (en) gets the call."""
+    flows = tmp_path / "flows"
+    shutil.copytree(SAMPLES, flows)
+    queues = flows / "queues.yaml"
+    queues.write_text(queues.read_text().replace("  general:\n", "  general:\n    match_language: true\n"))
+    settings = replace(Settings(), twilio_auth_token=TOKEN, flows_dir=flows, twilio_api_url=twilio_rest[1])
+    app = create_app(settings, redis_client=redis, clock=lambda: OPEN)
+    router = app.extensions["ivr"].calls.router
+    router.register(Agent("bea", "Bea", {"english": 5}, ("es-US",), 1, "client:bea"))
+    router.set_status("bea", AgentStatus.AVAILABLE, 1)
+    router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.BREAK)
+    queued_caller(app)
+    assert router.call_state(SID) == "waiting" and router.offers_for("bea") == []
+    assert router.set_status("alice", AgentStatus.AVAILABLE).call_sid == SID

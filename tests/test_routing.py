@@ -303,3 +303,26 @@ def test_lowering_a_level_takes_the_agent_out_of_the_higher_indexes(acd, redis):
     assert redis.zscore("rt:{rt}:avail:billing:3", "a") is None
     assert redis.zscore("rt:{rt}:avail:billing:2", "a") is not None
     assert acd.enqueue("CA1", "billing", {"billing": 5}, now_ms=T0 + 1) is None
+
+
+def test_a_call_with_a_language_goes_only_to_agents_who_speak_it(acd):
+    available(acd, Agent("ed", "Ed", {"billing": 5}, ("en-US",)), T0)  # idle longest
+    available(acd, Agent("ana", "Ana", {"billing": 5}, ("es", "en")), T0 + 1)
+    offer = acd.enqueue("CA-es", "billing", {"billing": 2}, now_ms=T0 + 2, language="es-US")
+    assert offer.agent == "ana"  # 'es' covers es-US, es-MX...
+    assert acd.enqueue("CA-any", "billing", {"billing": 2}, now_ms=T0 + 3).agent == "ed"  # no language asked
+
+
+def test_an_agent_is_not_offered_a_call_in_a_language_they_do_not_speak(acd):
+    acd.enqueue("CA-fr", "general", {}, now_ms=T0, language="fr-CA")
+    acd.enqueue("CA-en", "general", {}, now_ms=T0 + 1, language="en-GB")
+    assert available(acd, Agent("ed", "Ed", {}, ("en",)), T0 + 2).call_sid == "CA-en"
+    assert acd.waiting("general") == ["CA-fr"]
+    assert available(acd, Agent("flo", "Flo", {}, ("FR",)), T0 + 3).call_sid == "CA-fr"
+
+
+def test_escalation_relaxes_skills_but_never_the_language(acd):
+    available(acd, Agent("ed", "Ed", {"billing": 9}, ("en",)), T0)
+    assert acd.enqueue("CA1", "billing", {"billing": 5}, now_ms=T0 + 1, language="es") is None
+    assert acd.escalate("CA1", {}, None) and acd.offer_for_call("CA1", T0 + 2) is None
+    assert available(acd, Agent("ana", "Ana", {}, ("es",)), T0 + 3).call_sid == "CA1"
