@@ -10,6 +10,7 @@ retried, run twice, or killed half-way counts each call exactly once and loses n
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,8 +22,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr import keys
 from ivr.calllog import CallLog
 from ivr.config import Settings
-from ivr.sessions import SessionStore
-from ivr.twilio_rest import CallGone, TwilioRest
+from ivr.engine import CallState, Disposition, Waiting
+from ivr.sessions import Session, SessionStore
+from ivr.twilio_rest import CallGone, TwilioRest, TwilioRestError
 from routing.acd import AgentStatus, Distributor, Offer
 from routing.config import QueueConfig
 
@@ -193,6 +195,8 @@ def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redi
     acd = Distributor(connection)
     if acd.call_state(call_sid) != "waiting":
         return "not waiting"
+    if on_max_wait == "callback":
+        return _callback_at_max_wait(connection, call_sid)
     if on_max_wait.startswith("queue:"):
         offer = acd.move(call_sid, on_max_wait[len("queue:"):])
         if offer is not None:
@@ -211,6 +215,87 @@ def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redi
     except CallGone:
         return "call gone"
     return "left"
+
+
+CALLBACK_GOODBYE = "We will call you back as soon as an agent is free. Goodbye."
+#: An outbound callback not answered within this time goes back in line; after this many calls, it is dropped.
+CALLBACK_RING_MS = 120_000
+CALLBACK_ATTEMPTS = 3
+
+
+def request_callback(connection: redis_lib.Redis, call_sid: str, state: dict[str, Any],
+                     base_url: str | None) -> str | None:
+    """The waiting call becomes a callback request, keeping its place in line; ``state`` (the call's engine
+    state) is kept for the callee's call. Returns the request's id, or None when the call was not waiting or
+    its caller's number is unknown."""
+    record = CallLog(connection, STATS_TTL).get(call_sid) or {}
+    if not record.get("caller") or not record.get("called"):
+        return None
+    callback_id = "CB" + secrets.token_hex(16)
+    if not Distributor(connection).to_callback(call_sid, callback_id, {
+            "number": record["caller"], "from": record["called"], "state": state, "base_url": base_url}):
+        return None
+    Queue(QUEUE_NAME, connection=connection).enqueue(run_callbacks, result_ttl=600,
+                                                     retry=Retry(max=3, interval=[1, 5, 30]))
+    return callback_id
+
+
+def _callback_at_max_wait(connection: redis_lib.Redis, call_sid: str) -> str:
+    """Maximum wait with ``on_max_wait: callback``: the request takes the call's place, and the caller is told
+    and hung up on (through Twilio's REST API); the call ends with disposition ``callback``."""
+    settings = Settings.from_env()
+    sessions = SessionStore(connection, settings.session_ttl)
+    session = sessions.load(call_sid)
+    if session is None:
+        return "call gone"
+    if request_callback(connection, call_sid, session.state, settings.public_url or session.base_url) is None:
+        return "not waiting"
+    response = VoiceResponse()
+    response.say(CALLBACK_GOODBYE)
+    response.hangup()
+    state = CallState.from_dict(session.state)
+    state.waiting, state.disposition = Waiting.ENDED, Disposition.CALLBACK
+    sessions.save(call_sid, Session(session.seq + 1, state.to_dict(), str(response), session.base_url),
+                  expected_seq=session.seq)
+    try:
+        TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url).redirect(
+            call_sid, str(response))
+    except CallGone:
+        return "call gone"
+    return "callback"
+
+
+def run_callbacks(connection: redis_lib.Redis | None = None) -> list[str]:
+    """Place the outbound call of every callback request that has a qualified agent available now (one request
+    per available agent per run), to ``/twilio/callback``, where the callee goes back in line at the request's
+    place. Calls placed long ago and never answered go back in line (dropped after a few attempts). Run when a
+    request is made and by every rematch sweep. Returns the requests called."""
+    connection = connection or _job_connection()
+    acd = Distributor(connection)
+    settings = Settings.from_env()
+    for callback_id in acd.callbacks_calling_since(int(time.time() * 1000) - CALLBACK_RING_MS):
+        if int((acd.callback(callback_id) or {}).get("attempts", 0)) >= CALLBACK_ATTEMPTS:
+            acd.drop_callback(callback_id)
+        else:
+            acd.return_callback(callback_id)
+    placed: list[str] = []
+    agents_used: set[str] = set()
+    for callback_id in acd.callbacks():
+        agent = acd.agent_for(callback_id)
+        if agent is None or agent in agents_used or not acd.take_callback(callback_id):
+            continue
+        record = acd.callback(callback_id) or {}
+        base = settings.public_url or record.get("base_url")
+        try:
+            TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url).call(
+                record["number"], record["from"], f"{base}/twilio/callback?id={callback_id}")
+        except (TwilioRestError, KeyError):
+            log.exception("could not place callback %s", callback_id)
+            acd.return_callback(callback_id)
+            continue
+        agents_used.add(agent)
+        placed.append(callback_id)
+    return placed
 
 
 #: Seconds without a request from an agent's console before they are signed out.
@@ -256,8 +341,9 @@ def rematch(connection: redis_lib.Redis | None = None) -> list[str]:
     offers = Distributor(connection).rematch()
     for offer in offers:
         _offered(connection, offer)
+    called = run_callbacks(connection)
     schedule_rematch(connection)
-    return renewed + [offer.reservation for offer in offers]
+    return renewed + [offer.reservation for offer in offers] + called
 
 
 def startup_sweep(connection: redis_lib.Redis | None = None) -> dict[str, Any]:

@@ -93,6 +93,7 @@ class Distributor:
         self._accept = self.redis.register_script(scripts.ACCEPT)
         self._finish = self.redis.register_script(scripts.FINISH)
         self._requeue = self.redis.register_script(scripts.REQUEUE)
+        self._callback_state = self.redis.register_script(scripts.CALLBACK_STATE)
 
     # -- configuration -------------------------------------------------------------------------------------------
     def configure(self, offer_timeout_ms: int, max_missed: int, wrap_up_ms: int) -> None:
@@ -275,12 +276,7 @@ class Distributor:
         raw_queue, raw_req = pipe.execute()
         if raw_queue is None:
             return None
-        skills = {}
-        for part in (raw_req or b"").decode().split(";"):
-            if part:
-                skill, level = part.split("=")
-                skills[skill] = int(level)
-        return self.claim_for_call(call_sid, raw_queue.decode(), skills, now_ms)
+        return self.claim_for_call(call_sid, raw_queue.decode(), _parse_req(raw_req), now_ms)
 
     def set_strategy(self, queue: str, strategy: str) -> None:
         """How ``queue`` picks among qualified agents: longest-idle (default), most-skilled or round-robin."""
@@ -310,6 +306,103 @@ class Distributor:
             args=[agent_id, now_ms if now_ms is not None else _now_ms(), _reservation_id(),
                   _arg(self.offer_timeout_ms), self.batch])
         return self._offered(_offer(result))
+
+    # -- callbacks -----------------------------------------------------------------------------------------------
+    def to_callback(self, call_sid: str, callback_id: str, record: Mapping[str, Any]) -> bool:
+        """A waiting call becomes a callback request (the caller hangs up and will be called back): it leaves
+        its queue and the request takes its place in line (requirements, priority, position time). ``record``
+        is kept with it (number to call, number to call from, opaque context). False when not waiting."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in (keys.CALL_QUEUE, keys.CALL_REQ, keys.CALL_SCORE, keys.CALL_SINCE, keys.CALL_STATE):
+            pipe.hget(key, call_sid)
+        queue, req, score, since, state = pipe.execute()
+        if queue is None or state != b"waiting":
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.CALL_STATE, call_sid, "ended")
+        pipe.zrem(keys.waiting(queue.decode()), call_sid)
+        pipe.hset(keys.CALL_QUEUE, callback_id, queue)
+        pipe.hset(keys.CALL_REQ, callback_id, req or b"")
+        pipe.hset(keys.CALL_SCORE, callback_id, score)
+        pipe.hset(keys.CALL_SINCE, callback_id, since or _now_ms())
+        pipe.hset(keys.CALL_STATE, callback_id, "callback")
+        pipe.zadd(keys.CALLBACKS, {callback_id: float(score)})
+        pipe.hset(keys.CALLBACK, callback_id, json.dumps({**record, "queue": queue.decode(), "call_sid": call_sid,
+                                                         "attempts": 0}))
+        pipe.execute()
+        return True
+
+    def callbacks(self) -> list[str]:
+        """Callback requests waiting for an agent, in line order."""
+        return [cid.decode() for cid in self.redis.zrange(keys.CALLBACKS, 0, -1)]
+
+    def callback(self, callback_id: str) -> dict[str, Any] | None:
+        raw = self.redis.hget(keys.CALLBACK, callback_id)
+        return json.loads(raw) if raw is not None else None
+
+    def agent_for(self, callback_id: str) -> str | None:
+        """An available agent who qualifies for the callback now (nobody is reserved: the callee is offered
+        like any call once they answer and are back in line)."""
+        queue = (self.redis.hget(keys.CALL_QUEUE, callback_id) or b"").decode()
+        levels = _parse_req(self.redis.hget(keys.CALL_REQ, callback_id))
+        indexes = [keys.available(s, level) for s, level in levels.items()] or [keys.available(keys.ANY_SKILL)]
+        result = self._offer_for_call(
+            keys=[*COMMON, keys.waiting(queue), keys.AGENT_LAST_OFFER, keys.QUEUE_STRATEGY, *indexes],
+            args=[callback_id, _now_ms(), "", _arg(self.offer_timeout_ms), self.batch, self.scan_limit, queue,
+                  "peek"])
+        return result[2].decode() if result else None
+
+    def take_callback(self, callback_id: str, now_ms: int | None = None) -> bool:
+        """Claim the callback to place its call (only one job does); it counts as an attempt."""
+        now = now_ms if now_ms is not None else _now_ms()
+        taken = self._callback_state(keys=[keys.CALL_STATE, keys.CALLBACKS, keys.CALLBACKS_CALLING,
+                                           keys.CALL_SCORE], args=[callback_id, "take", now])
+        if taken:
+            record = self.callback(callback_id) or {}
+            record["attempts"] = int(record.get("attempts", 0)) + 1
+            self.redis.hset(keys.CALLBACK, callback_id, json.dumps(record))
+        return bool(taken)
+
+    def return_callback(self, callback_id: str) -> bool:
+        """The outbound call failed or was not answered: the request goes back to its place in line."""
+        return bool(self._callback_state(keys=[keys.CALL_STATE, keys.CALLBACKS, keys.CALLBACKS_CALLING,
+                                               keys.CALL_SCORE], args=[callback_id, "return", _now_ms()]))
+
+    def callbacks_calling_since(self, before_ms: int) -> list[str]:
+        """Callbacks whose outbound call was placed before ``before_ms`` and never answered."""
+        return [cid.decode() for cid in self.redis.zrangebyscore(keys.CALLBACKS_CALLING, "-inf", before_ms)]
+
+    def drop_callback(self, callback_id: str) -> None:
+        """Give up on a callback (attempts exhausted)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.CALL_STATE, callback_id, "ended")
+        pipe.zrem(keys.CALLBACKS, callback_id)
+        pipe.zrem(keys.CALLBACKS_CALLING, callback_id)
+        pipe.hdel(keys.CALLBACK, callback_id)
+        pipe.execute()
+
+    def callback_answered(self, callback_id: str, call_sid: str, now_ms: int | None = None) -> Offer | None:
+        """The callee answered the outbound call ``call_sid``: it waits in the callback's queue at the place
+        the request kept, and is offered at once if an agent qualifies. Returns that offer."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in (keys.CALL_QUEUE, keys.CALL_REQ, keys.CALL_SCORE, keys.CALL_SINCE, keys.CALL_STATE):
+            pipe.hget(key, callback_id)
+        queue, req, score, since, state = pipe.execute()
+        if queue is None or state not in (b"calling", b"callback"):
+            return None
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.CALL_STATE, callback_id, "ended")
+        pipe.zrem(keys.CALLBACKS, callback_id)
+        pipe.zrem(keys.CALLBACKS_CALLING, callback_id)
+        pipe.hdel(keys.CALLBACK, callback_id)
+        pipe.hset(keys.CALL_QUEUE, call_sid, queue)
+        pipe.hset(keys.CALL_REQ, call_sid, req or b"")
+        pipe.hset(keys.CALL_SCORE, call_sid, score)
+        pipe.hset(keys.CALL_SINCE, call_sid, since)
+        pipe.hset(keys.CALL_STATE, call_sid, "waiting")
+        pipe.zadd(keys.waiting(queue.decode()), {call_sid: float(score)})
+        pipe.execute()
+        return self.claim_for_call(call_sid, queue.decode(), _parse_req(req), now_ms)
 
     def rematch(self, now_ms: int | None = None) -> list[Offer]:
         """Safety net, run periodically: offer every waiting call, in line order, to a qualified available agent
@@ -592,6 +685,16 @@ def _levels(agent: Agent) -> dict[str, int]:
     """An agent's skills as stored for matching: their skills and their languages."""
     return {**{s: int(level) for s, level in agent.skills.items()},
             **{language_skill(language): 1 for language in agent.languages if language.strip()}}
+
+
+def _parse_req(raw: bytes | None) -> dict[str, int]:
+    """A stored requirement (``billing=3;lang:es=1``) as skill: minimum level."""
+    levels = {}
+    for part in (raw or b"").decode().split(";"):
+        if part:
+            skill, level = part.split("=")
+            levels[skill] = int(level)
+    return levels
 
 
 def _arg(value: int | None) -> int | str:

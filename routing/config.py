@@ -14,8 +14,8 @@ Shape::
           - {after: 60s, skills: {billing: 1}}
           - {after: 3m, skills: {}, priority: 5}
         max_wait: 10m
-        on_max_wait: voicemail               # voicemail | queue:<name>
-        when_no_agents: voicemail            # wait | voicemail | queue:<name>
+        on_max_wait: voicemail               # voicemail | callback | queue:<name>
+        when_no_agents: voicemail            # wait | voicemail | callback | queue:<name>
         hold:
           announce_position: true
           announce_wait: true
@@ -40,7 +40,7 @@ from routing.errors import QueueConfigError
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-FALLBACKS = ("voicemail", "wait")
+FALLBACKS = ("voicemail", "callback", "wait")
 
 
 class Strategy(str, Enum):
@@ -146,9 +146,7 @@ class _Parser:
             if target not in queues:
                 self.problem(path, f"no queue '{target}'{_suggest(target, queues)}")
             return text
-        if text == "callback":
-            self.problem(path, "callback offers are not available yet: use voicemail or queue:<name>")
-        elif text not in allowed:
+        if text not in allowed:
             self.problem(path, f"'{text}' is not one of {', '.join(allowed)} or queue:<name>"
                                f"{_suggest(text, allowed)}")
         return text
@@ -202,7 +200,7 @@ class _Parser:
                 self.priority(step["priority"], f"{spath}.priority") if "priority" in step else None))
         max_wait = self.duration(raw["max_wait"], f"{path}.max_wait", 10, 4 * 3600) if "max_wait" in raw else None
         on_max_wait = self.fallback(raw.get("on_max_wait", "voicemail"), f"{path}.on_max_wait", queues,
-                                    ("voicemail",))
+                                    ("voicemail", "callback"))
         when_no_agents = self.fallback(raw.get("when_no_agents", "wait"), f"{path}.when_no_agents", queues,
                                        FALLBACKS)
         for fallback_path, value in ((f"{path}.on_max_wait", on_max_wait),

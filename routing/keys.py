@@ -32,6 +32,9 @@ CALL_OFFER = PREFIX + "call:offer"        # hash sid -> reservation id while off
 QUEUE_NAMES = PREFIX + "queues"           # set of queues that have had calls (agent-side claims look there)
 RESERVATIONS = PREFIX + "reservations"    # hash reservation id -> "sid|agent|expires_ms"
 OFFER_EXPIRY = PREFIX + "offers"          # zset reservation id by expiry (ms)
+CALLBACKS = PREFIX + "callbacks"          # zset callback id -> its place (the score of the call it replaced)
+CALLBACKS_CALLING = PREFIX + "callbacks:calling"  # zset callback id -> ms when its outbound call was placed
+CALLBACK = PREFIX + "callback"            # hash callback id -> JSON request (number, from, queue, context...)
 SETTINGS = PREFIX + "settings"            # hash offer_timeout_ms, max_missed, wrap_up_ms of the live queues.yaml
 
 ANY_SKILL = "*"

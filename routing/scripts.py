@@ -64,15 +64,17 @@ end
 # KEYS[1..C] = COMMON_KEYS; KEYS[C+1] = the call's waiting zset; KEYS[C+2] = AGENT_LAST_OFFER;
 # KEYS[C+3] = QUEUE_STRATEGY; KEYS[C+4..] = availability zsets, one per requirement (or the any-skill zset).
 # ARGV[1] = call sid, ARGV[2] = now (ms), ARGV[3] = new reservation id, ARGV[4] = offer timeout (ms; '' = the
-# live setting), ARGV[5] = candidates read per batch, ARGV[6] = candidates compared at most, ARGV[7] = queue name.
-# Returns {reservation id, sid, agent, expires} or false when no agent qualifies now.
+# live setting), ARGV[5] = candidates read per batch, ARGV[6] = candidates compared at most, ARGV[7] = queue name,
+# ARGV[8] = 'peek' to only find the agent for a callback request (state 'callback'), reserving nothing.
+# Returns {reservation id, sid, agent, expires} (peek: {'', sid, agent, '0'}) or false when no agent qualifies now.
 OFFER_FOR_CALL = COMMON_KEYS + """
 local sid, now, rid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local timeout = setting(ARGV[4], 'offer_timeout_ms', 15000)
 local batch, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
 local LAST_OFFER = KEYS[C + 2]
 local strategy = redis.call('HGET', KEYS[C + 3], ARGV[7]) or 'longest-idle'
-if redis.call('HGET', CALL_STATE, sid) ~= 'waiting' then return false end
+local peek = ARGV[8] == 'peek'
+if redis.call('HGET', CALL_STATE, sid) ~= (peek and 'callback' or 'waiting') then return false end
 local req = requirements(sid)
 -- scan the smallest availability index: cost follows the few agents who could take the call, not all agents
 local index, smallest = KEYS[C + 4], redis.call('ZCARD', KEYS[C + 4])
@@ -115,6 +117,7 @@ while best == nil or (strategy ~= 'longest-idle' and compared < limit) do
   start = start + kept
 end
 if best == nil then return false end
+if peek then return {'', sid, best, '0'} end
 redis.call('HSET', LAST_OFFER, best, now)
 return reserve(sid, best, KEYS[C + 1], rid, now, timeout)
 """
@@ -253,4 +256,24 @@ redis.call('HSET', CALL_DECLINED, sid, who .. agent .. ',')
 redis.call('HSET', CALL_STATE, sid, 'waiting')
 redis.call('ZADD', KEYS[C + 2], redis.call('HGET', CALL_SCORE, sid), sid)
 return agent
+"""
+
+# Take a callback request to place its outbound call (once, whoever runs the job), or put it back in line.
+# KEYS[1] = CALL_STATE, KEYS[2] = CALLBACKS, KEYS[3] = CALLBACKS_CALLING, KEYS[4] = CALL_SCORE.
+# ARGV[1] = callback id, ARGV[2] = 'take' | 'return', ARGV[3] = now (ms). Returns 1 when the state changed.
+CALLBACK_STATE = """
+local id, action = ARGV[1], ARGV[2]
+local state = redis.call('HGET', KEYS[1], id)
+if action == 'take' then
+  if state ~= 'callback' then return 0 end
+  redis.call('HSET', KEYS[1], id, 'calling')
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZADD', KEYS[3], ARGV[3], id)
+  return 1
+end
+if state ~= 'calling' then return 0 end
+redis.call('HSET', KEYS[1], id, 'callback')
+redis.call('ZREM', KEYS[3], id)
+redis.call('ZADD', KEYS[2], redis.call('HGET', KEYS[4], id), id)
+return 1
 """

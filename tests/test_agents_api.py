@@ -292,3 +292,86 @@ def test_a_queue_that_matches_language_offers_callers_only_to_agents_who_speak_t
     queued_caller(app)
     assert router.call_state(SID) == "waiting" and router.offers_for("bea") == []
     assert router.set_status("alice", AgentStatus.AVAILABLE).call_sid == SID
+
+
+@pytest.fixture
+def rest_stand_in():
+    from ivr.simulator import TwilioRestStandIn
+    with TwilioRestStandIn() as rest:
+        yield rest
+
+
+def callback_app(redis, tmp_path, rest, monkeypatch, setting: str):
+    """The sample flows with ``setting`` (e.g. ``when_no_agents: callback``) for the general queue; the app and
+    the worker's jobs talk to the simulator's REST stand-in."""
+    flows = tmp_path / "flows"
+    shutil.copytree(SAMPLES, flows)
+    queues = flows / "queues.yaml"
+    queues.write_text(queues.read_text().replace("  general:\n", f"  general:\n    {setting}\n", 1)
+                      .replace("    when_no_agents: voicemail\n    max_wait: 15m\n    on_max_wait: voicemail\n",
+                               "    max_wait: 15m\n", 1))
+    for name, value in (("TWILIO_API_URL", rest.url), ("TWILIO_AUTH_TOKEN", TOKEN), ("TWILIO_ACCOUNT_SID", ACCOUNT)):
+        monkeypatch.setenv(name, value)
+    settings = replace(Settings(), twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT, flows_dir=flows,
+                       twilio_api_url=rest.url)
+    return create_app(settings, redis_client=redis, clock=lambda: OPEN)
+
+
+def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp_path, rest_stand_in, monkeypatch,
+                                                                      run_due_jobs):
+    from ivr.jobs import CALLBACK_GOODBYE
+    rest = rest_stand_in
+    app = callback_app(redis, tmp_path, rest, monkeypatch, "when_no_agents: callback")
+    services = app.extensions["ivr"]
+    router = services.calls.router
+    answer = queued_caller(app)  # nobody signed in
+    assert answer.find("Enqueue") is None and answer.find("Hangup") is not None
+    assert [el.text for el in answer.iter("Say")][-1] == CALLBACK_GOODBYE
+    [callback_id] = router.callbacks()
+    assert router.callback(callback_id)["number"] == "+15551230000"
+    signed_post(app.test_client(), "http://localhost/twilio/status", {"CallSid": SID, "CallStatus": "completed"})
+    assert services.calllog.get(SID)["disposition"] == "callback"
+
+    run_due_jobs()  # the callback job: nobody available yet, nothing placed
+    assert rest.placed.empty() and router.callbacks() == [callback_id]
+    router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.AVAILABLE)
+    services.redis.delete("ivr:rematch:scheduled")
+    from ivr.jobs import schedule_rematch
+    schedule_rematch(redis)
+    run_due_jobs("rematch")  # the sweep runs the callbacks: Alice is available, the caller is called
+    placed = rest.placed.get_nowait()
+    assert (placed["To"], placed["From"]) == ("+15551230000", "+15550100101")
+    assert placed["Url"] == f"http://localhost/twilio/callback?id={callback_id}"
+
+    callee = "CA" + "d" * 32
+    rest.live(callee)
+    client = app.test_client()
+    enqueue = ET.fromstring(signed_post(client, placed["Url"], {"CallSid": callee, "AccountSid": ACCOUNT}).data)
+    assert enqueue.find("Enqueue").text == "general" and enqueue.find("Say").text.startswith("Hello, we are calling")
+    [offer] = router.offers_for("alice")
+    assert offer.call_sid == callee and router.callbacks() == []
+    token = AgentTokens(services.redis).issue("alice")
+    view = client.get("/api/agent/offers", headers={"Authorization": f"Bearer {token}"}).get_json()["offers"][0]
+    assert view["caller"] == "+15551230000" and view["data"]["topic"] == "general"  # what the caller said before
+    accepted = client.post(f"/api/agent/offers/{offer.reservation}/accept", headers={"Authorization": f"Bearer {token}"})
+    assert accepted.status_code == 200
+    ring = ET.fromstring(rest.live(callee).get_nowait().twiml)
+    assert ring.find("Dial/Client").text == "alice"
+
+
+def test_at_maximum_wait_a_caller_can_be_called_back(redis, tmp_path, rest_stand_in, monkeypatch):
+    from ivr.jobs import CALLBACK_GOODBYE, enforce_max_wait
+    rest = rest_stand_in
+    app = callback_app(redis, tmp_path, rest, monkeypatch, "on_max_wait: callback")
+    router = app.extensions["ivr"].calls.router
+    router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.BREAK)  # signed in, busy elsewhere: the caller waits
+    inbox = rest.live(SID)
+    assert queued_caller(app).find("Enqueue").text == "general"
+    assert enforce_max_wait(SID, "callback", connection=redis) == "callback"
+    goodbye = ET.fromstring(inbox.get_nowait().twiml)
+    assert goodbye.find("Say").text == CALLBACK_GOODBYE and goodbye.find("Hangup") is not None
+    assert router.waiting("general") == [] and len(router.callbacks()) == 1
+    assert app.extensions["ivr"].calls.session(SID).disposition.value == "callback"
+    assert enforce_max_wait(SID, "callback", connection=redis) == "not waiting"

@@ -326,3 +326,24 @@ def test_escalation_relaxes_skills_but_never_the_language(acd):
     assert acd.enqueue("CA1", "billing", {"billing": 5}, now_ms=T0 + 1, language="es") is None
     assert acd.escalate("CA1", {}, None) and acd.offer_for_call("CA1", T0 + 2) is None
     assert available(acd, Agent("ana", "Ana", {}, ("es",)), T0 + 3).call_sid == "CA1"
+
+
+def test_a_callback_request_keeps_the_callers_place_and_requirements(acd):
+    acd.enqueue("CA-first", "billing", {"billing": 3}, now_ms=T0, language="es")
+    acd.enqueue("CA-second", "billing", {"billing": 3}, now_ms=T0 + 1)
+    assert acd.to_callback("CA-first", "CB1", {"number": "+15551230000", "from": "+15550100100"})
+    assert not acd.to_callback("CA-first", "CB1", {})  # not waiting any more
+    assert acd.waiting("billing") == ["CA-second"] and acd.callbacks() == ["CB1"]
+    assert acd.callback("CB1")["number"] == "+15551230000"
+    available(acd, Agent("ed", "Ed", {"billing": 5}, ("en",)), T0 + 2)  # takes CA-second; does not speak es
+    assert acd.agent_for("CB1") is None
+    available(acd, Agent("ana", "Ana", {"billing": 5}, ("es",)), T0 + 3)
+    assert acd.agent_for("CB1") == "ana" and acd.offers_for("ana") == []  # found, not reserved
+    assert acd.take_callback("CB1", T0 + 4) and not acd.take_callback("CB1", T0 + 4)  # one job places the call
+    assert acd.callbacks() == [] and acd.callbacks_calling_since(T0 + 5) == ["CB1"]
+    assert acd.return_callback("CB1") and acd.callbacks() == ["CB1"]  # not answered: back in line
+    assert acd.take_callback("CB1", T0 + 6) and acd.callback("CB1")["attempts"] == 2
+    acd.enqueue("CA-third", "billing", {"billing": 3}, now_ms=T0 + 7, offer=False)
+    offer = acd.callback_answered("CB1", "CA-callee", T0 + 8)  # the callee is back in line, in front
+    assert offer.call_sid == "CA-callee" and offer.agent == "ana" and acd.waiting("billing") == ["CA-third"]
+    assert acd.callbacks() == [] and acd.callback("CB1") is None and acd.callback_answered("CB1", "CA-x") is None

@@ -93,8 +93,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import agents, api, voice
+    from webhooks import agents, api, callbacks, voice
     app.register_blueprint(voice.bp)
+    app.register_blueprint(callbacks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(agents.bp)
 
