@@ -131,7 +131,8 @@ def main() -> None:
               f"{r['claim_mean'] / r['ping_mean']:>11.1f}")
     first, last = rows[0], rows[-1]
     print(f"growth {first['agents']} -> {last['agents']} agents: claim p50 x{last['claim_p50'] / first['claim_p50']:.2f}, "
-          f"in Redis p50 x{last['script_p50'] / first['script_p50']:.2f}, PING p50 x{last['ping_p50'] / first['ping_p50']:.2f}")
+          f"in Redis p50 x{last['script_p50'] / first['script_p50']:.2f}, "
+          f"PING p50 x{last['ping_p50'] / first['ping_p50']:.2f}")
 
 
 if __name__ == "__main__":

@@ -164,7 +164,8 @@ class CallService:
             if event.answered:
                 self._wrap_up(call_sid, CallState.from_dict(session.state).version, now_ms)
             else:
-                self.offered(self.router.requeue(call_sid, now_ms))
+                for offer in self.router.requeue(call_sid, now_ms):
+                    self.offered(offer)
         return self.advance(call_sid, session.seq, lambda now: AgentCallEnded(now, agent, status), render)
 
     # -- internals -----------------------------------------------------------------------------------------------

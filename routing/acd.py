@@ -497,19 +497,20 @@ class Distributor:
             return self.offer_for_agent(agent_id, now)
         return None
 
-    def requeue(self, call_sid: str, now_ms: int | None = None) -> Offer | None:
+    def requeue(self, call_sid: str, now_ms: int | None = None) -> list[Offer]:
         """An accepted call did not reach the agent (no answer, busy): it goes back to its old place in the
-        queue and is offered to the next qualified agent, if any."""
+        queue and is offered to the next qualified agent, if any; the agent, free again, is offered their next
+        call, if any. Returns those new offers (each needs its timer)."""
         queue = (self.redis.hget(keys.CALL_QUEUE, call_sid) or b"").decode()
         agent = self._requeue(keys=[*COMMON, keys.CALL_AGENT, keys.waiting(queue)], args=[call_sid])
         if not agent:
-            return None
-        offer = self.offer_for_call(call_sid, now_ms)
+            return []
+        offers = [self.offer_for_call(call_sid, now_ms)]
         record = self.agent(agent.decode())
         if record is not None and self.status(record.id)[0] is AgentStatus.AVAILABLE:
             self._index(record)
-            self.offer_for_agent(record.id, now_ms)  # the agent's slot is free again: their next call
-        return offer
+            offers.append(self.offer_for_agent(record.id, now_ms))  # the agent's slot is free again
+        return [offer for offer in offers if offer is not None]
 
     def escalate(self, call_sid: str, skills: Mapping[str, int] | None, priority: int | None) -> bool:
         """An escalation step: the waiting call's requirements become ``skills`` and/or its priority

@@ -354,7 +354,8 @@ def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp
     token = AgentTokens(services.redis).issue("alice")
     view = client.get("/api/agent/offers", headers={"Authorization": f"Bearer {token}"}).get_json()["offers"][0]
     assert view["caller"] == "+15551230000" and view["data"]["topic"] == "general"  # what the caller said before
-    accepted = client.post(f"/api/agent/offers/{offer.reservation}/accept", headers={"Authorization": f"Bearer {token}"})
+    accepted = client.post(f"/api/agent/offers/{offer.reservation}/accept",
+                           headers={"Authorization": f"Bearer {token}"})
     assert accepted.status_code == 200
     ring = ET.fromstring(rest.live(callee).get_nowait().twiml)
     assert ring.find("Dial/Client").text == "alice"

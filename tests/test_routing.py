@@ -175,9 +175,10 @@ def test_unanswered_agent_leg_puts_the_call_back_in_its_place(acd):
     offer = acd.enqueue("CA1", "general", {}, now_ms=T0 + 1)
     acd.enqueue("CA2", "general", {}, now_ms=T0 + 2)
     acd.accept(offer.reservation, "a")
-    assert acd.requeue("CA1", T0 + 3) is None  # nobody else for CA1: it waits, first in line
+    # nobody else for CA1: it waits, first in line; 'a' is skipped for CA1 and offered the next call
+    assert [(o.call_sid, o.agent) for o in acd.requeue("CA1", T0 + 3)] == [("CA2", "a")]
     assert acd.waiting("general") == ["CA1"] and acd.position("CA1") == 1
-    assert acd.offers_for("a")[0].call_sid == "CA2"  # 'a' is skipped for CA1 and offered the next call
+    assert acd.offers_for("a")[0].call_sid == "CA2"
 
 
 def test_hangup_wherever_the_call_is(acd):

@@ -132,7 +132,8 @@ def accept(reservation: str):
         router.hangup(offer.call_sid)
         return jsonify(error="the caller has hung up"), 409
     except TwilioRestError as e:
-        router.requeue(offer.call_sid)
+        for again in router.requeue(offer.call_sid):
+            svc.calls.offered(again)
         return jsonify(error=f"could not connect the call: {e}"), 502
     return jsonify(accepted=True, call_sid=offer.call_sid)
 
