@@ -322,27 +322,33 @@ REMATCH_EVERY = 30
 
 
 def schedule_rematch(connection: redis_lib.Redis, seconds: float = REMATCH_EVERY) -> bool:
-    """Schedule the next rematch sweep unless one is already scheduled (one chain, however many workers start);
-    the marker outlives the job's time by a minute, so a chain lost with its worker is restarted by the next
-    worker's startup sweep."""
-    if not connection.set(keys.REMATCH_SCHEDULED, "1", nx=True, ex=int(seconds) + 60):
+    """Schedule the next rematch sweep unless one is already scheduled (one chain, however many workers start).
+    The marker names the job that owns the chain and outlives its time by a minute, so a chain lost with its
+    worker is restarted by the next worker's startup sweep; a late job of an older chain then finds the marker
+    is not its own and does not reschedule, so chains never multiply."""
+    job_id = f"rematch-{secrets.token_hex(8)}"
+    if not connection.set(keys.REMATCH_SCHEDULED, job_id, nx=True, ex=int(seconds) + 60):
         return False
     Queue(QUEUE_NAME, connection=connection).enqueue_in(
-        timedelta(seconds=seconds), rematch, result_ttl=600, retry=Retry(max=3, interval=[1, 5, 30]))
+        timedelta(seconds=seconds), rematch, job_id=job_id, result_ttl=600, retry=Retry(max=3, interval=[1, 5, 30]))
     return True
 
 
 def rematch(connection: redis_lib.Redis | None = None) -> list[str]:
     """The periodic safety net of routing: time out offers whose own timer was lost, offer every waiting call
-    that has a qualified available agent now, then schedule the next sweep."""
+    that has a qualified available agent now, place the callbacks that have one. The next sweep is scheduled
+    first, so a sweep that fails does not end the chain."""
+    job = get_current_job()
     connection = connection or _job_connection()
-    connection.delete(keys.REMATCH_SCHEDULED)
+    owner = connection.get(keys.REMATCH_SCHEDULED)
+    if owner is None or (job is not None and owner.decode() == job.id):
+        connection.delete(keys.REMATCH_SCHEDULED)
+        schedule_rematch(connection)
     renewed = expire_offers(connection)
     offers = Distributor(connection).rematch()
     for offer in offers:
         _offered(connection, offer)
     called = run_callbacks(connection)
-    schedule_rematch(connection)
     return renewed + [offer.reservation for offer in offers] + called
 
 

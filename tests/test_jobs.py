@@ -181,3 +181,20 @@ def test_the_startup_sweep_ends_wrap_ups_whose_timer_was_lost(redis):
     assert job.latest_result().return_value["wrap_ups_ended"] == ["chose", "noted"]
     assert [acd.status(a)[0] for a in ("noted", "chose", "busy-writing")] == [
         AgentStatus.AVAILABLE, AgentStatus.AVAILABLE, AgentStatus.WRAP_UP]
+
+
+def test_rematch_chains_never_multiply(redis, run_due_jobs, scheduled_jobs):
+    """The scheduler was down past the marker's life: a starting worker began a second chain. When both jobs run,
+    only the chain that owns the marker goes on."""
+    from ivr import keys as ivr_keys
+    from ivr.jobs import schedule_rematch
+
+    assert schedule_rematch(redis)
+    redis.delete(ivr_keys.REMATCH_SCHEDULED)  # as if it had expired
+    assert schedule_rematch(redis)
+    assert scheduled_jobs() == ["rematch", "rematch"]
+    run_due_jobs("rematch")
+    assert scheduled_jobs() == ["rematch"]
+    owner = redis.get(ivr_keys.REMATCH_SCHEDULED).decode()
+    from rq.registry import ScheduledJobRegistry
+    assert ScheduledJobRegistry(QUEUE_NAME, connection=redis).get_job_ids() == [owner]
