@@ -92,6 +92,11 @@ class CallLog:
     def add_step(self, call_sid: str, step: dict[str, Any]) -> None:
         self.add_steps(call_sid, [step])
 
+    def routing_step(self, call_sid: str, outcome: str, agent: str, at: float) -> None:
+        """What happened to one offer of the call: offered to ``agent``, declined or timed out (``timeout``)."""
+        self.add_steps(call_sid, [{"flow": "", "node": "", "kind": "routing", "outcome": outcome, "agent": agent,
+                                   "at": at}])
+
     def finish(self, call_sid: str, *, status: str, disposition: str | None, duration: int, ended_at: float,
                pipe: redis_lib.client.Pipeline | None = None) -> bool:
         """Record the call's final status; True when it changed the record (idempotent, order-proof). On

@@ -23,13 +23,15 @@ from ivr.errors import EngineError, SessionError, StoreError
 from ivr.events import AgentCallEnded, CallStarted, Event, LookupDone, QueueEnded, RecordingEnded
 from ivr.flowmodel import Bundle
 from ivr.flowrepo import FlowRepository
-from ivr.jobs import stage_finished
+from ivr.jobs import CALLBACK_GOODBYE, request_callback, stage_finished
 from ivr.sessions import Session, SessionStore, decode
 from ivr.transcription import Recording
 from routing.acd import AgentStatus, Distributor, Offer
 from routing.config import QueueConfig
 
 log = logging.getLogger(__name__)
+
+CALLBACK_GREETING = "Hello, we are calling you back as you asked. Please hold for the next agent."
 
 #: Lookups performed within one webhook; Twilio waits 15 s for an answer, so stay well inside it.
 MAX_LOOKUPS_PER_TURN = 4
@@ -172,7 +174,8 @@ class CallService:
             if event.answered:
                 self._wrap_up(call_sid, CallState.from_dict(session.state).version, now_ms)
             else:
-                self.offered(self.router.requeue(call_sid, now_ms))
+                for offer in self.router.requeue(call_sid, now_ms):
+                    self.offered(offer)
         return self.advance(call_sid, session.seq, lambda now: AgentCallEnded(now, agent, status), render)
 
     # -- internals -----------------------------------------------------------------------------------------------
@@ -195,6 +198,8 @@ class CallService:
             queue = bundle.routing.queues.get((result.state.routing or {}).get("queue", ""))
             if queue is None or queue.when_no_agents == "wait" or self.router.signed_in() > 0:
                 return result
+            if queue.when_no_agents == "callback":
+                return self._callback_instead(result)
             if not queue.when_no_agents.startswith("queue:"):
                 follow = step(bundle, result.state, QueueEnded(self.clock(), "leave"))
                 kept = result.instructions[:-1]
@@ -215,8 +220,59 @@ class CallService:
                                "at": self.clock().timestamp()})
         return result
 
+    def _callback_instead(self, result: StepResult) -> StepResult:
+        """``when_no_agents: callback``: the caller is told they will be called back and the call ends; the
+        request is made by :meth:`_route` once the session is saved."""
+        kept = result.instructions[:-1]
+        while kept and isinstance(kept[-1], (ins.Say, ins.Play, ins.Pause)):  # "please hold" would be wrong now
+            kept.pop()
+        state = result.state
+        state.routing = dict(state.routing or {}, callback=True)
+        state.waiting, state.disposition = Waiting.ENDED, Disposition.CALLBACK
+        step_log = {"flow": state.flow, "node": state.node, "kind": "queue", "outcome": "callback",
+                    "queue": state.routing.get("queue"), "reason": "no agents signed in",
+                    "at": self.clock().timestamp()}
+        return StepResult(state, kept + [ins.Say(CALLBACK_GOODBYE), ins.Hangup()], result.log + [step_log])
+
+    def callback_answered(self, callback_id: str, call_sid: str, render: Renderer, base_url: str | None = None) -> str:
+        """The callee answered our outbound call ``call_sid`` for a callback request: the call gets a session
+        like the one the caller left (same flow version, node and data), goes back in line at the request's
+        place, and hears the hold announcements until an agent takes it. Returns the TwiML."""
+        existing = self.sessions.load(call_sid)
+        if existing is not None:  # Twilio retried the webhook
+            return self._replay(existing, render)
+        record = self.router.callback(callback_id) if self.router is not None else None
+        if record is None:
+            raise SessionError(f"no callback request {callback_id}")
+        state = CallState.from_dict({**record["state"], "call_sid": call_sid})
+        request = dict(state.routing or {})
+        request.pop("callback", None)
+        state.routing, state.waiting, state.disposition = request, Waiting.QUEUE, None
+        state.vars = {**state.vars, "call_sid": call_sid}
+        flow = self.repo.bundle(state.version).flows.get(state.flow)
+        instructions: list[ins.Instruction] = [
+            ins.Say(CALLBACK_GREETING, None, flow.language if flow else None),
+            ins.Enqueue(ins.RoutingRequest.from_dict(request))]
+        twiml = render(instructions, 1)
+        now = self.clock()
+        pipe = self.sessions.redis.pipeline(transaction=False)
+        self.sessions.create(call_sid, Session(1, state.to_dict(), twiml, base_url), pipe=pipe)
+        self.calllog.start(call_sid, caller=record.get("number") or "", called=record.get("from") or "",
+                           flow=state.flow, version=state.version, started_at=now.timestamp(), pipe=pipe)
+        self.calllog.add_steps(call_sid, [{"flow": state.flow, "node": state.node, "kind": "routing",
+                                           "outcome": "callback answered", "callback": callback_id,
+                                           "original_call": record.get("call_sid"), "at": now.timestamp()}],
+                               pipe=pipe)
+        self._execute(pipe)
+        self.offered(self.router.callback_answered(callback_id, call_sid, int(now.timestamp() * 1000)))
+        return twiml
+
     def _route(self, call_sid: str, state: CallState, bundle: Bundle) -> None:
         """A call that just entered an agent queue is handed to the distributor (when queues are configured)."""
+        if (self.router is not None and bundle.routing is not None and state.ended
+                and (state.routing or {}).get("callback") and self.router.call_state(call_sid) is None):
+            self._request_callback(call_sid, state, bundle)
+            return
         if self.router is None or bundle.routing is None or state.waiting is not Waiting.QUEUE:
             return
         request = state.routing or {}
@@ -229,9 +285,30 @@ class CallService:
         priority = min(100, queue.priority + int(request.get("priority") or 0))
         now_ms = int(self.clock().timestamp() * 1000)
         self.router.set_strategy(queue.name, queue.strategy.value)  # as configured in the call's flow version
-        self.offered(self.router.enqueue(call_sid, queue.name, skills, priority, now_ms))
+        language = request.get("language") if queue.match_language else None
+        self.offered(self.router.enqueue(call_sid, queue.name, skills, priority, now_ms, language=language))
         if self.on_queued is not None:
             self.on_queued(call_sid, queue)
+
+    def _request_callback(self, call_sid: str, state: CallState, bundle: Bundle) -> None:
+        """The call left for a callback before it was ever in line: it is put in line (no offer), then the
+        callback request takes its place."""
+        assert self.router is not None and bundle.routing is not None
+        request = state.routing or {}
+        queue = bundle.routing.queues.get(request.get("queue", ""))
+        if queue is None:
+            return
+        skills = dict(queue.skills)
+        for skill, level in (request.get("skills") or {}).items():
+            skills[skill] = max(skills.get(skill, 0), int(level))
+        priority = min(100, queue.priority + int(request.get("priority") or 0))
+        language = request.get("language") if queue.match_language else None
+        self.router.enqueue(call_sid, queue.name, skills, priority, int(self.clock().timestamp() * 1000),
+                            offer=False, language=language)
+        session = self.sessions.load(call_sid)
+        if request_callback(self.sessions.redis, call_sid, state.to_dict(), session.base_url if session else None) \
+                is None:
+            log.warning("call %s asked for a callback that could not be recorded", call_sid)
 
     def _wrap_up(self, call_sid: str, version: int, now_ms: int) -> None:
         """The agent's call is over: wrap-up time (from queues.yaml), then available again."""
@@ -244,6 +321,13 @@ class CallService:
             if self.on_wrap_up is not None:
                 self.on_wrap_up(agent_id, seconds)
         self.offered(self.router.finish(call_sid, now_ms))
+
+    def offer_ended(self, offer: Offer, outcome: str) -> None:
+        """Record on the call's log that an offer ended without being accepted (declined, timeout)."""
+        try:
+            self.calllog.routing_step(offer.call_sid, outcome, offer.agent, self.clock().timestamp())
+        except Exception:
+            log.exception("could not log the end of offer %s", offer.reservation)
 
     def offered(self, offer: Offer | None) -> None:
         """Record a new offer on the call's log and schedule its expiry; None is ignored."""

@@ -53,6 +53,7 @@ class Disposition(str, Enum):
     ANSWERED = "answered"              # reached an agent
     TRANSFERRED = "transferred"        # dialled out to a number / SIP / client
     VOICEMAIL = "voicemail"
+    CALLBACK = "callback"              # left the queue to be called back when an agent is free
     ABANDONED = "abandoned"            # the caller hung up
     FAILED = "failed"                  # input retries exhausted with no fallback, or a fault
 

@@ -11,6 +11,8 @@ from ivr.errors import FlowError, StoreError
 from ivr.flowcheck import load_bundle, read_directory
 from ivr.flowmodel import Bundle
 from ivr.store import FlowStore
+from routing import keys as routing_keys
+from routing.acd import Distributor
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +60,26 @@ class FlowRepository:
         return version
 
     def rollback(self, *, to: int | None = None, author: str = "", message: str = "") -> int:
+        """Make an earlier version live again (validated first), with its routing settings and prompts."""
         version = self.store.rollback(self.validate, to=to, author=author, message=message)
         self._published(version)
         return version
 
     def _published(self, version: int) -> None:
+        self.apply_routing_settings(version)  # also when unchanged: settings stored before this existed
         if self.on_publish is not None:
             self.on_publish(version, self.bundle(version))
+
+    def apply_routing_settings(self, version: int) -> None:
+        """The live version's queues.yaml defaults (offer timeout, missed offers before a break, wrap-up) go to
+        Redis, where the routing scripts and jobs of every process read them; without queues.yaml, the
+        defaults apply."""
+        routing = self.bundle(version).routing
+        acd = Distributor(self.store.redis)
+        if routing is None:
+            self.store.redis.delete(routing_keys.SETTINGS)
+        else:
+            acd.configure(routing.offer_timeout * 1000, routing.max_missed, routing.wrap_up * 1000)
 
     def publish_at_start(self, directory: str | Path) -> int | None:
         """Publish the flows directory when it differs from the current version and is valid.

@@ -1,5 +1,5 @@
 """Background work run by RQ workers (``ivr worker``): per-day call outcome statistics, and the routing timers
-(offer timeouts, end of wrap-up).
+(offer timeouts, end of wrap-up, escalation, maximum wait, presence, the periodic rematch sweep).
 
 A finished call's SID is pushed on a list by the status callback (cheap: no job per call); the first push after
 the list was drained also queues one :func:`count_finished_calls` job, which counts everything waiting. Counting
@@ -10,6 +10,7 @@ retried, run twice, or killed half-way counts each call exactly once and loses n
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,8 +22,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr import keys
 from ivr.calllog import CallLog
 from ivr.config import Settings
-from ivr.sessions import SessionStore
-from ivr.twilio_rest import CallGone, TwilioRest
+from ivr.engine import CallState, Disposition, Waiting
+from ivr.sessions import Session, SessionStore
+from ivr.twilio_rest import CallGone, TwilioRest, TwilioRestError
 from routing.acd import AgentStatus, Distributor, Offer
 from routing.config import QueueConfig
 
@@ -109,18 +111,39 @@ def schedule_offer_expiry(connection: redis_lib.Redis, offer: Offer) -> None:
         timedelta(milliseconds=delay_ms), expire_offers, retry=Retry(max=3, interval=[1, 5, 30]), result_ttl=600)
 
 
+def _offered(connection: redis_lib.Redis, offer: Offer) -> None:
+    """A job made an offer: on the call's log, and timed."""
+    _routing_step(connection, offer, "offered")
+    schedule_offer_expiry(connection, offer)
+
+
+def _routing_step(connection: redis_lib.Redis, offer: Offer, outcome: str) -> None:
+    try:
+        CallLog(connection, Settings.from_env().calllog_ttl).routing_step(offer.call_sid, outcome, offer.agent,
+                                                                          time.time())
+    except redis_lib.RedisError:
+        log.exception("could not log '%s' for offer %s", outcome, offer.reservation)
+
+
 def expire_offers(connection: redis_lib.Redis | None = None) -> list[str]:
-    """Time out every offer past its expiry (idempotent: re-derived from Redis); each call is offered again."""
+    """Time out every offer past its expiry (idempotent: re-derived from Redis); each call is offered again.
+    The timeouts and the new offers go on the calls' logs."""
     connection = connection or _job_connection()
-    renewed = Distributor(connection).expire_offers()
-    for offer in renewed:
-        schedule_offer_expiry(connection, offer)
-    return [offer.reservation for offer in renewed]
+    renewed = []
+    for ended, offers in Distributor(connection).expire_due():
+        _routing_step(connection, ended, "timeout")
+        for offer in offers:
+            _offered(connection, offer)
+            renewed.append(offer.reservation)
+    return renewed
 
 
 def schedule_wrap_up_end(connection: redis_lib.Redis, agent_id: str, seconds: int) -> None:
+    """End the agent's wrap-up in ``seconds`` (the end is also noted in Redis, so a lost job is made up for by the
+    next worker's startup sweep)."""
+    Distributor(connection).wrap_up_until(agent_id, int(time.time() * 1000) + seconds * 1000)
     Queue(QUEUE_NAME, connection=connection).enqueue_in(timedelta(seconds=seconds), end_wrap_up, agent_id,
-                                                        result_ttl=600)
+                                                        result_ttl=600, retry=Retry(max=3, interval=[1, 5, 30]))
 
 
 def end_wrap_up(agent_id: str, connection: redis_lib.Redis | None = None) -> bool:
@@ -132,7 +155,7 @@ def end_wrap_up(agent_id: str, connection: redis_lib.Redis | None = None) -> boo
         return False
     offer = acd.set_status(agent_id, AgentStatus.AVAILABLE)
     if offer is not None:
-        schedule_offer_expiry(connection, offer)
+        _offered(connection, offer)
     return True
 
 
@@ -154,7 +177,7 @@ def escalate_call(call_sid: str, skills: dict[str, int] | None, priority: int | 
     if changed:
         offer = acd.offer_for_call(call_sid)
         if offer is not None:
-            schedule_offer_expiry(connection, offer)
+            _offered(connection, offer)
     return changed
 
 
@@ -172,10 +195,12 @@ def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redi
     acd = Distributor(connection)
     if acd.call_state(call_sid) != "waiting":
         return "not waiting"
+    if on_max_wait == "callback":
+        return _callback_at_max_wait(connection, call_sid)
     if on_max_wait.startswith("queue:"):
         offer = acd.move(call_sid, on_max_wait[len("queue:"):])
         if offer is not None:
-            schedule_offer_expiry(connection, offer)
+            _offered(connection, offer)
         return "moved"
     settings = Settings.from_env()
     session = SessionStore(connection, settings.session_ttl).load(call_sid)
@@ -190,6 +215,87 @@ def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redi
     except CallGone:
         return "call gone"
     return "left"
+
+
+CALLBACK_GOODBYE = "We will call you back as soon as an agent is free. Goodbye."
+#: An outbound callback not answered within this time goes back in line; after this many calls, it is dropped.
+CALLBACK_RING_MS = 120_000
+CALLBACK_ATTEMPTS = 3
+
+
+def request_callback(connection: redis_lib.Redis, call_sid: str, state: dict[str, Any],
+                     base_url: str | None) -> str | None:
+    """The waiting call becomes a callback request, keeping its place in line; ``state`` (the call's engine
+    state) is kept for the callee's call. Returns the request's id, or None when the call was not waiting or
+    its caller's number is unknown."""
+    record = CallLog(connection, STATS_TTL).get(call_sid) or {}
+    if not record.get("caller") or not record.get("called"):
+        return None
+    callback_id = "CB" + secrets.token_hex(16)
+    if not Distributor(connection).to_callback(call_sid, callback_id, {
+            "number": record["caller"], "from": record["called"], "state": state, "base_url": base_url}):
+        return None
+    Queue(QUEUE_NAME, connection=connection).enqueue(run_callbacks, result_ttl=600,
+                                                     retry=Retry(max=3, interval=[1, 5, 30]))
+    return callback_id
+
+
+def _callback_at_max_wait(connection: redis_lib.Redis, call_sid: str) -> str:
+    """Maximum wait with ``on_max_wait: callback``: the request takes the call's place, and the caller is told
+    and hung up on (through Twilio's REST API); the call ends with disposition ``callback``."""
+    settings = Settings.from_env()
+    sessions = SessionStore(connection, settings.session_ttl)
+    session = sessions.load(call_sid)
+    if session is None:
+        return "call gone"
+    if request_callback(connection, call_sid, session.state, settings.public_url or session.base_url) is None:
+        return "not waiting"
+    response = VoiceResponse()
+    response.say(CALLBACK_GOODBYE)
+    response.hangup()
+    state = CallState.from_dict(session.state)
+    state.waiting, state.disposition = Waiting.ENDED, Disposition.CALLBACK
+    sessions.save(call_sid, Session(session.seq + 1, state.to_dict(), str(response), session.base_url),
+                  expected_seq=session.seq)
+    try:
+        TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url).redirect(
+            call_sid, str(response))
+    except CallGone:
+        return "call gone"
+    return "callback"
+
+
+def run_callbacks(connection: redis_lib.Redis | None = None) -> list[str]:
+    """Place the outbound call of every callback request that has a qualified agent available now (one request
+    per available agent per run), to ``/twilio/callback``, where the callee goes back in line at the request's
+    place. Calls placed long ago and never answered go back in line (dropped after a few attempts). Run when a
+    request is made and by every rematch sweep. Returns the requests called."""
+    connection = connection or _job_connection()
+    acd = Distributor(connection)
+    settings = Settings.from_env()
+    for callback_id in acd.callbacks_calling_since(int(time.time() * 1000) - CALLBACK_RING_MS):
+        if int((acd.callback(callback_id) or {}).get("attempts", 0)) >= CALLBACK_ATTEMPTS:
+            acd.drop_callback(callback_id)
+        else:
+            acd.return_callback(callback_id)
+    placed: list[str] = []
+    agents_used: set[str] = set()
+    for callback_id in acd.callbacks():
+        agent = acd.agent_for(callback_id)
+        if agent is None or agent in agents_used or not acd.take_callback(callback_id):
+            continue
+        record = acd.callback(callback_id) or {}
+        base = settings.public_url or record.get("base_url")
+        try:
+            TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url).call(
+                record["number"], record["from"], f"{base}/twilio/callback?id={callback_id}")
+        except (TwilioRestError, KeyError):
+            log.exception("could not place callback %s", callback_id)
+            acd.return_callback(callback_id)
+            continue
+        agents_used.add(agent)
+        placed.append(callback_id)
+    return placed
 
 
 #: Seconds without a request from an agent's console before they are signed out.
@@ -211,17 +317,55 @@ def check_presence(agent_id: str, connection: redis_lib.Redis | None = None) -> 
     return True
 
 
+#: Seconds between two rematch sweeps.
+REMATCH_EVERY = 30
+
+
+def schedule_rematch(connection: redis_lib.Redis, seconds: float = REMATCH_EVERY) -> bool:
+    """Schedule the next rematch sweep unless one is already scheduled (one chain, however many workers start).
+    The marker names the job that owns the chain and outlives its time by a minute, so a chain lost with its
+    worker is restarted by the next worker's startup sweep; a late job of an older chain then finds the marker
+    is not its own and does not reschedule, so chains never multiply."""
+    job_id = f"rematch-{secrets.token_hex(8)}"
+    if not connection.set(keys.REMATCH_SCHEDULED, job_id, nx=True, ex=int(seconds) + 60):
+        return False
+    Queue(QUEUE_NAME, connection=connection).enqueue_in(
+        timedelta(seconds=seconds), rematch, job_id=job_id, result_ttl=600, retry=Retry(max=3, interval=[1, 5, 30]))
+    return True
+
+
+def rematch(connection: redis_lib.Redis | None = None) -> list[str]:
+    """The periodic safety net of routing: time out offers whose own timer was lost, offer every waiting call
+    that has a qualified available agent now, place the callbacks that have one. The next sweep is scheduled
+    first, so a sweep that fails does not end the chain."""
+    job = get_current_job()
+    connection = connection or _job_connection()
+    owner = connection.get(keys.REMATCH_SCHEDULED)
+    if owner is None or (job is not None and owner.decode() == job.id):
+        connection.delete(keys.REMATCH_SCHEDULED)
+        schedule_rematch(connection)
+    renewed = expire_offers(connection)
+    offers = Distributor(connection).rematch()
+    for offer in offers:
+        _offered(connection, offer)
+    called = run_callbacks(connection)
+    return renewed + [offer.reservation for offer in offers] + called
+
+
 def startup_sweep(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
     """Run when a worker starts: whatever a dead worker left undone is re-derived from Redis (offers past their
-    expiry, finished calls not yet counted, agents whose presence was never checked)."""
+    expiry, wrap-ups past their end, finished calls not yet counted, agents whose presence was never checked)."""
     connection = connection or _job_connection()
     acd = Distributor(connection)
     renewed = expire_offers(connection)
+    wrapped_up = [agent_id for agent_id in acd.wrap_ups_over() if end_wrap_up(agent_id, connection)]
     counted = count_finished_calls(connection)
     signed_in = [a.id for a in acd.all_agents() if acd.status(a.id)[0] is not AgentStatus.OFFLINE]
     for agent_id in signed_in:
         check_presence(agent_id, connection)
-    return {"offers_renewed": renewed, "calls": counted, "agents_checked": len(signed_in)}
+    schedule_rematch(connection)
+    return {"offers_renewed": renewed, "wrap_ups_ended": wrapped_up, "calls": counted,
+            "agents_checked": len(signed_in)}
 
 
 def daily_stats(connection: redis_lib.Redis, day: str) -> dict[str, int]:

@@ -36,6 +36,9 @@ def flows_version(version: int) -> str:
 FINISHED_CALLS = f"{PREFIX}finished"
 COUNT_PENDING = f"{PREFIX}finished:count-pending"
 
+# Marker saying the periodic routing rematch sweep is scheduled (one chain of jobs, whatever the workers).
+REMATCH_SCHEDULED = f"{PREFIX}rematch:scheduled"
+
 # Agent API credentials: token digest -> agent id, and agent id -> its current digest.
 AGENT_TOKENS = f"{PREFIX}agent-tokens"
 AGENT_TOKEN_OF = f"{PREFIX}agent-token-of"

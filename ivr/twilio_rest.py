@@ -1,4 +1,5 @@
-"""Twilio's REST API as the routing edge uses it: redirect a live call (to ring an agent), hang one up.
+"""Twilio's REST API as the routing edge uses it: redirect a live call (to ring an agent), hang one up, place an
+outbound call (a callback).
 
 Through twilio's own client; the base URL is configurable (``TWILIO_API_URL``) so the simulator can stand in for
 Twilio in tests and demos.
@@ -34,5 +35,16 @@ class TwilioRest:
             if e.status == 404 or e.code == 20404:
                 raise CallGone(f"call {call_sid} has ended") from e
             raise TwilioRestError(f"Twilio refused to redirect {call_sid}: {e.msg}") from e
+        except TwilioException as e:
+            raise TwilioRestError(f"cannot reach Twilio: {e}") from e
+
+    def call(self, to: str, from_: str, url: str, status_callback: str | None = None) -> str:
+        """Place an outbound call to ``to`` from our number ``from_``; Twilio fetches ``url`` (POST) for what to
+        do once it is answered. Returns the new call's SID."""
+        try:
+            kwargs = {"status_callback": status_callback, "status_callback_method": "POST"} if status_callback else {}
+            return str(self.client.calls.create(to=to, from_=from_, url=url, method="POST", **kwargs).sid)
+        except TwilioRestException as e:
+            raise TwilioRestError(f"Twilio refused to call {to}: {e.msg}") from e
         except TwilioException as e:
             raise TwilioRestError(f"cannot reach Twilio: {e}") from e

@@ -9,12 +9,13 @@ Shape::
         skills: {billing: 3, english: 1}     # what every call in the queue needs (flows may add more)
         priority: 2                          # 0-100, added to the call's own priority
         strategy: longest-idle               # or most-skilled, round-robin
+        match_language: false                # true: the agent must speak the call's language (its flow's)
         escalation:                          # relax requirements the longer a call waits
           - {after: 60s, skills: {billing: 1}}
           - {after: 3m, skills: {}, priority: 5}
         max_wait: 10m
-        on_max_wait: voicemail               # voicemail | queue:<name>
-        when_no_agents: voicemail            # wait | voicemail | queue:<name>
+        on_max_wait: voicemail               # voicemail | callback | queue:<name>
+        when_no_agents: voicemail            # wait | voicemail | callback | queue:<name>
         hold:
           announce_position: true
           announce_wait: true
@@ -39,7 +40,7 @@ from routing.errors import QueueConfigError
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-FALLBACKS = ("voicemail", "wait")
+FALLBACKS = ("voicemail", "callback", "wait")
 
 
 class Strategy(str, Enum):
@@ -75,6 +76,7 @@ class QueueConfig:
     on_max_wait: str = "voicemail"
     when_no_agents: str = "wait"
     hold: Hold = field(default_factory=Hold)
+    match_language: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,7 @@ class _Parser:
             if target not in queues:
                 self.problem(path, f"no queue '{target}'{_suggest(target, queues)}")
             return text
-        if text == "callback":
-            self.problem(path, "callback offers are not available yet: use voicemail or queue:<name>")
-        elif text not in allowed:
+        if text not in allowed:
             self.problem(path, f"'{text}' is not one of {', '.join(allowed)} or queue:<name>"
                                f"{_suggest(text, allowed)}")
         return text
@@ -168,7 +168,11 @@ class _Parser:
             self.problem(path, "expected a mapping")
             return None
         self.keys(raw, ("skills", "priority", "strategy", "escalation", "max_wait", "on_max_wait",
-                        "when_no_agents", "hold", "description"), path)
+                        "when_no_agents", "hold", "description", "match_language"), path)
+        match_language = raw.get("match_language", False)
+        if not isinstance(match_language, bool):
+            self.problem(f"{path}.match_language", f"expected true or false, not {match_language!r}")
+            match_language = False
         skills = self.skills(raw.get("skills", {}), f"{path}.skills", known)
         priority = self.priority(raw.get("priority", 0), f"{path}.priority")
         strategy = Strategy.LONGEST_IDLE
@@ -196,7 +200,7 @@ class _Parser:
                 self.priority(step["priority"], f"{spath}.priority") if "priority" in step else None))
         max_wait = self.duration(raw["max_wait"], f"{path}.max_wait", 10, 4 * 3600) if "max_wait" in raw else None
         on_max_wait = self.fallback(raw.get("on_max_wait", "voicemail"), f"{path}.on_max_wait", queues,
-                                    ("voicemail",))
+                                    ("voicemail", "callback"))
         when_no_agents = self.fallback(raw.get("when_no_agents", "wait"), f"{path}.when_no_agents", queues,
                                        FALLBACKS)
         for fallback_path, value in ((f"{path}.on_max_wait", on_max_wait),
@@ -214,7 +218,7 @@ class _Parser:
                 hold = Hold(bool(hraw.get("announce_position", True)), bool(hraw.get("announce_wait", True)),
                             every or 30, str(hraw.get("message", Hold.message)), hraw.get("music"))
         return QueueConfig(name, skills, priority, strategy, tuple(steps), max_wait, on_max_wait, when_no_agents,
-                           hold)
+                           hold, match_language)
 
 
 def parse_queues(raw: Any) -> RoutingConfig:

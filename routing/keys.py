@@ -17,6 +17,7 @@ AGENT_SKILLS = PREFIX + "agent:skills"    # hash "id|skill" -> level 1..10
 AGENT_MISSED = PREFIX + "agent:missed"    # hash id -> offers missed in a row
 AGENT_SEEN = PREFIX + "agent:seen"        # hash id -> ms when the agent's console or client last reported
 AGENT_LAST_OFFER = PREFIX + "agent:last-offer"  # hash id -> ms of the last call offered (round-robin)
+AGENT_WRAP_END = PREFIX + "agent:wrap-end"  # hash id -> ms when the current wrap-up ends (cleared on a change)
 
 CALL_REQ = PREFIX + "call:req"            # hash sid -> "skill=level;skill=level"
 CALL_STATE = PREFIX + "call:state"        # hash sid -> waiting | offered | assigned | ended
@@ -31,16 +32,24 @@ CALL_OFFER = PREFIX + "call:offer"        # hash sid -> reservation id while off
 QUEUE_NAMES = PREFIX + "queues"           # set of queues that have had calls (agent-side claims look there)
 RESERVATIONS = PREFIX + "reservations"    # hash reservation id -> "sid|agent|expires_ms"
 OFFER_EXPIRY = PREFIX + "offers"          # zset reservation id by expiry (ms)
+CALLBACKS = PREFIX + "callbacks"          # zset callback id -> its place (the score of the call it replaced)
+CALLBACKS_CALLING = PREFIX + "callbacks:calling"  # zset callback id -> ms when its outbound call was placed
+CALLBACK = PREFIX + "callback"            # hash callback id -> JSON request (number, from, queue, context...)
+SETTINGS = PREFIX + "settings"            # hash offer_timeout_ms, max_missed, wrap_up_ms of the live queues.yaml
 
 ANY_SKILL = "*"
 
 
-def available(skill: str) -> str:
-    """Zset of agents who may be available and have ``skill`` (or any, for ``*``), scored by idle-since.
+def available(skill: str, level: int = 1) -> str:
+    """Zset of agents who may be available and have ``skill`` at ``level`` or above (``*``: any agent), scored by
+    idle-since. An agent with billing at level 7 is in the billing zsets for levels 1 to 7, so a call needing
+    billing 7 scans only the agents who have it, however many have billing at a lower level.
 
     An index, not the truth: entries can be stale and are dropped lazily by the claim scripts, which decide on
-    the status, load and capacity hashes."""
-    return f"{PREFIX}avail:{skill}"
+    the status, load, capacity and skills hashes."""
+    if skill == ANY_SKILL:
+        return f"{PREFIX}avail:{ANY_SKILL}"
+    return f"{PREFIX}avail:{skill}:{int(level)}"
 
 
 def waiting(queue: str) -> str:

@@ -91,7 +91,7 @@ def test_the_agent_api_needs_a_token(app, alice):
     assert bad.status_code == 400 and "must be one of" in bad.get_json()["error"]
 
 
-def test_a_queued_caller_reaches_the_agent_who_accepts(app, alice, twilio_rest):
+def test_a_queued_caller_reaches_the_agent_who_accepts(app, alice, twilio_rest, run_due_jobs):
     rest, _url = twilio_rest
     enqueue = queued_caller(app).find("Enqueue")
     assert enqueue.text == "general"
@@ -118,6 +118,8 @@ def test_a_queued_caller_reaches_the_agent_who_accepts(app, alice, twilio_rest):
     assert services.calls.router.status("alice") == (AgentStatus.WRAP_UP, 0)
     signed_post(client, "http://localhost/twilio/status", {"CallSid": SID, "CallStatus": "completed"})
     assert services.calllog.get(SID)["disposition"] == "answered"
+    run_due_jobs("end_wrap_up")  # the worker ends the wrap-up (30 s in queues.yaml) when its time comes
+    assert services.calls.router.status("alice") == (AgentStatus.AVAILABLE, 0)
 
 
 def test_an_agent_who_does_not_answer_sends_the_caller_back_to_the_queue(app, alice, twilio_rest):
@@ -150,6 +152,10 @@ def test_decline_and_a_caller_who_hung_up_before_accept(app, alice, twilio_rest)
     gone = client.post(f"/api/agent/offers/{second.reservation}/accept", headers=bob)
     assert gone.status_code == 409 and gone.get_json()["error"] == "the caller has hung up"
     assert router.call_state(SID) == "ended" and router.status("bob") == (AgentStatus.AVAILABLE, 0)
+    routing = [(s["outcome"], s["agent"]) for s in app.extensions["ivr"].calllog.get(SID)["steps"]
+               if s.get("kind") == "routing"]
+    assert routing == [("offered", "alice"), ("declined", "alice")]  # bob's offer was made outside the app
+    assert client.post(f"/api/agent/offers/{offer['reservation']}/decline", headers=alice).status_code == 404
 
 
 def test_hold_announcements_use_the_distributor_and_the_queue_settings(app, alice):
@@ -236,3 +242,137 @@ def test_event_stream_pushes_offers_and_resumes_after_the_last_id(app, alice):
     assert json.loads(resumed[1][2])["call_sid"] == SID
     assert client.get("/api/agent/events", headers={**alice, "Last-Event-ID": "nope"}).status_code == 400
     assert client.get("/api/agent/events?access_token=agt_wrong").status_code == 401
+
+
+def test_the_published_offer_timeout_and_max_missed_take_effect(redis, tmp_path, twilio_rest):
+    """queues.yaml says offers last 40 s and one missed offer puts an agent on break: the app's distributor and the
+    worker's timeout job follow it (stored in Redis at publish), and a rollback brings back the defaults."""
+    from ivr.jobs import expire_offers
+    flows = tmp_path / "flows"
+    shutil.copytree(SAMPLES, flows)
+    queues = flows / "queues.yaml"
+    original = queues.read_text()
+    queues.write_text(original.replace("offer_timeout: 15s", "offer_timeout: 40s")
+                      .replace("max_missed: 3", "max_missed: 1"))
+    settings = replace(Settings(), twilio_auth_token=TOKEN, flows_dir=flows, twilio_api_url=twilio_rest[1])
+    app = create_app(settings, redis_client=redis, clock=lambda: OPEN)
+    router = app.extensions["ivr"].calls.router
+    router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.BREAK)
+    queued_caller(app)
+    at = int(OPEN.timestamp() * 1000) + 1_000
+    offer = router.set_status("alice", AgentStatus.AVAILABLE, at)
+    assert offer.call_sid == SID and offer.expires == at + 40_000
+    assert expire_offers(connection=redis) == []  # the job (real clock, long after) times it out: no one else
+    assert router.status("alice") == (AgentStatus.BREAK, 0)  # one missed offer was enough
+    assert router.call_state(SID) == "waiting"
+
+    repo = app.extensions["ivr"].repo
+    queues.write_text(original)
+    repo.publish_directory(flows, author="test", message="defaults again")
+    assert router.settings() == {"offer_timeout_ms": 15_000, "max_missed": 3, "wrap_up_ms": 30_000}
+    repo.rollback(author="test")
+    assert router.settings() == {"offer_timeout_ms": 40_000, "max_missed": 1, "wrap_up_ms": 30_000}
+
+
+def test_a_queue_that_matches_language_offers_callers_only_to_agents_who_speak_theirs(redis, tmp_path, twilio_rest):
+    """queues.yaml: general has match_language: true. The caller on the English line (flow language en-US) is not
+    offered to Bea, who speaks only Spanish, though she has been idle longest; Alice (en) gets the call."""
+    flows = tmp_path / "flows"
+    shutil.copytree(SAMPLES, flows)
+    queues = flows / "queues.yaml"
+    queues.write_text(queues.read_text().replace("  general:\n", "  general:\n    match_language: true\n"))
+    settings = replace(Settings(), twilio_auth_token=TOKEN, flows_dir=flows, twilio_api_url=twilio_rest[1])
+    app = create_app(settings, redis_client=redis, clock=lambda: OPEN)
+    router = app.extensions["ivr"].calls.router
+    router.register(Agent("bea", "Bea", {"english": 5}, ("es-US",), 1, "client:bea"))
+    router.set_status("bea", AgentStatus.AVAILABLE, 1)
+    router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.BREAK)
+    queued_caller(app)
+    assert router.call_state(SID) == "waiting" and router.offers_for("bea") == []
+    assert router.set_status("alice", AgentStatus.AVAILABLE).call_sid == SID
+
+
+@pytest.fixture
+def rest_stand_in():
+    from ivr.simulator import TwilioRestStandIn
+    with TwilioRestStandIn() as rest:
+        yield rest
+
+
+def callback_app(redis, tmp_path, rest, monkeypatch, setting: str):
+    """The sample flows with ``setting`` (e.g. ``when_no_agents: callback``) for the general queue; the app and
+    the worker's jobs talk to the simulator's REST stand-in."""
+    flows = tmp_path / "flows"
+    shutil.copytree(SAMPLES, flows)
+    queues = flows / "queues.yaml"
+    queues.write_text(queues.read_text().replace("  general:\n", f"  general:\n    {setting}\n", 1)
+                      .replace("    when_no_agents: voicemail\n    max_wait: 15m\n    on_max_wait: voicemail\n",
+                               "    max_wait: 15m\n", 1))
+    for name, value in (("TWILIO_API_URL", rest.url), ("TWILIO_AUTH_TOKEN", TOKEN), ("TWILIO_ACCOUNT_SID", ACCOUNT)):
+        monkeypatch.setenv(name, value)
+    settings = replace(Settings(), twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT, flows_dir=flows,
+                       twilio_api_url=rest.url)
+    return create_app(settings, redis_client=redis, clock=lambda: OPEN)
+
+
+def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp_path, rest_stand_in, monkeypatch,
+                                                                      run_due_jobs):
+    from ivr.jobs import CALLBACK_GOODBYE
+    rest = rest_stand_in
+    app = callback_app(redis, tmp_path, rest, monkeypatch, "when_no_agents: callback")
+    services = app.extensions["ivr"]
+    router = services.calls.router
+    answer = queued_caller(app)  # nobody signed in
+    assert answer.find("Enqueue") is None and answer.find("Hangup") is not None
+    assert [el.text for el in answer.iter("Say")][-1] == CALLBACK_GOODBYE
+    [callback_id] = router.callbacks()
+    assert router.callback(callback_id)["number"] == "+15551230000"
+    signed_post(app.test_client(), "http://localhost/twilio/status", {"CallSid": SID, "CallStatus": "completed"})
+    assert services.calllog.get(SID)["disposition"] == "callback"
+
+    run_due_jobs()  # the callback job: nobody available yet, nothing placed
+    assert rest.placed.empty() and router.callbacks() == [callback_id]
+    router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.AVAILABLE)
+    services.redis.delete("ivr:rematch:scheduled")
+    from ivr.jobs import schedule_rematch
+    schedule_rematch(redis)
+    run_due_jobs("rematch")  # the sweep runs the callbacks: Alice is available, the caller is called
+    placed = rest.placed.get_nowait()
+    assert (placed["To"], placed["From"]) == ("+15551230000", "+15550100101")
+    assert placed["Url"] == f"http://localhost/twilio/callback?id={callback_id}"
+
+    callee = "CA" + "d" * 32
+    rest.live(callee)
+    client = app.test_client()
+    enqueue = ET.fromstring(signed_post(client, placed["Url"], {"CallSid": callee, "AccountSid": ACCOUNT}).data)
+    assert enqueue.find("Enqueue").text == "general" and enqueue.find("Say").text.startswith("Hello, we are calling")
+    [offer] = router.offers_for("alice")
+    assert offer.call_sid == callee and router.callbacks() == []
+    token = AgentTokens(services.redis).issue("alice")
+    view = client.get("/api/agent/offers", headers={"Authorization": f"Bearer {token}"}).get_json()["offers"][0]
+    assert view["caller"] == "+15551230000" and view["data"]["topic"] == "general"  # what the caller said before
+    accepted = client.post(f"/api/agent/offers/{offer.reservation}/accept",
+                           headers={"Authorization": f"Bearer {token}"})
+    assert accepted.status_code == 200
+    ring = ET.fromstring(rest.live(callee).get_nowait().twiml)
+    assert ring.find("Dial/Client").text == "alice"
+
+
+def test_at_maximum_wait_a_caller_can_be_called_back(redis, tmp_path, rest_stand_in, monkeypatch):
+    from ivr.jobs import CALLBACK_GOODBYE, enforce_max_wait
+    rest = rest_stand_in
+    app = callback_app(redis, tmp_path, rest, monkeypatch, "on_max_wait: callback")
+    router = app.extensions["ivr"].calls.router
+    router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
+    router.set_status("alice", AgentStatus.BREAK)  # signed in, busy elsewhere: the caller waits
+    inbox = rest.live(SID)
+    assert queued_caller(app).find("Enqueue").text == "general"
+    assert enforce_max_wait(SID, "callback", connection=redis) == "callback"
+    goodbye = ET.fromstring(inbox.get_nowait().twiml)
+    assert goodbye.find("Say").text == CALLBACK_GOODBYE and goodbye.find("Hangup") is not None
+    assert router.waiting("general") == [] and len(router.callbacks()) == 1
+    assert app.extensions["ivr"].calls.session(SID).disposition.value == "callback"
+    assert enforce_max_wait(SID, "callback", connection=redis) == "not waiting"

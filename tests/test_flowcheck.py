@@ -688,6 +688,7 @@ def test_queue_configuration_is_checked_with_lines_and_suggestions():
             on_max_wait: queue:genral
             when_no_agents: queue:billing
             hold: {evry: 30s}
+            match_language: "yes"
         """)})
     assert "queues.yaml:2: defaults.offer_timeout: 2s is out of range" in errors
     assert ("queues.yaml:5: queues.billing.skills.biling: unknown skill 'biling' (did you mean 'billing'?); "
@@ -699,6 +700,7 @@ def test_queue_configuration_is_checked_with_lines_and_suggestions():
     assert "queues.yaml:10: queues.billing.on_max_wait: no queue 'genral'" in errors
     assert "queues.yaml:11: queues.billing.when_no_agents: a queue cannot overflow into itself" in errors
     assert "queues.yaml:12: queues.billing.hold.evry: unknown key 'evry' (did you mean 'every'?)" in errors
+    assert "queues.yaml:13: queues.billing.match_language: expected true or false, not 'yes'" in errors
 
 
 def test_flows_must_name_configured_queues_and_skills():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rq import Queue, SimpleWorker, Worker
 
 from ivr import keys
@@ -86,3 +88,113 @@ def test_a_worker_killed_mid_job_loses_nothing_and_counts_nothing_twice(redis, r
     SimpleWorker([QUEUE_NAME], connection=redis).work(burst=True)
     assert daily_stats(redis, "2026-11-18")["calls"] == 3  # all counted, none twice
     assert redis.llen(keys.FINISHED_CALLS) == 0
+
+
+def test_the_rematch_sweep_offers_a_call_its_trigger_missed(redis, run_due_jobs, scheduled_jobs):
+    """A call left waiting while a qualified agent is available (its own claim lost with a crashed process) is
+    offered by the periodic sweep, run by a real worker's scheduler; the sweep schedules its next run, once."""
+    from ivr.jobs import schedule_rematch
+    from routing.acd import Agent, AgentStatus, Distributor
+
+    acd = Distributor(redis)
+    acd.register(Agent("a", "A", {"billing": 4}))
+    acd.set_status("a", AgentStatus.AVAILABLE)
+    acd.enqueue("CA1", "billing", {"billing": 2}, offer=False)  # the claim that should have followed never ran
+    assert acd.call_state("CA1") == "waiting"
+    assert schedule_rematch(redis, seconds=30) and not schedule_rematch(redis, seconds=30)  # one chain
+    run_due_jobs()
+    assert [(o.call_sid, o.agent) for o in acd.offers_for("a")] == [("CA1", "a")]
+    assert scheduled_jobs() == ["expire_offers", "rematch"]  # the new offer's timer and the next sweep
+
+
+def test_an_offer_times_out_through_the_worker_and_goes_to_the_next_agent(redis, run_due_jobs, scheduled_jobs):
+    from ivr.jobs import schedule_offer_expiry
+    from routing.acd import Agent, AgentStatus, Distributor
+
+    acd = Distributor(redis)
+    past = int(time.time() * 1000) - 60_000  # offered a minute ago: 15 s (the default) are long over
+    CallLog(redis, ttl=600).start("CA1", caller="+1", called="+2", flow="main", version=1, started_at=past / 1000)
+    acd.register(Agent("slow", "S", {}))
+    acd.set_status("slow", AgentStatus.AVAILABLE, past)
+    offer = acd.enqueue("CA1", "general", {}, now_ms=past + 1)
+    schedule_offer_expiry(redis, offer)
+    acd.set_status("slow", AgentStatus.BREAK, past + 2)  # not there to take it again
+    acd.register(Agent("next", "N", {}))
+    acd.set_status("next", AgentStatus.AVAILABLE, past + 3)
+    assert scheduled_jobs() == ["expire_offers"]
+    run_due_jobs("expire_offers")
+    assert acd.offers_for("slow") == [] and [o.call_sid for o in acd.offers_for("next")] == ["CA1"]
+    assert redis.hget("rt:{rt}:agent:missed", "slow") == b"1"
+    assert scheduled_jobs() == ["expire_offers"]  # the new offer's own timer
+    steps = CallLog(redis, ttl=600).get("CA1")["steps"]
+    assert [(s["outcome"], s["agent"]) for s in steps] == [("timeout", "slow"), ("offered", "next")]
+
+
+def test_an_escalation_step_runs_in_the_worker_and_opens_the_call_to_more_agents(redis, run_due_jobs):
+    from ivr.jobs import schedule_escalation
+    from routing.acd import Agent, AgentStatus, Distributor
+    from routing.config import EscalationStep, QueueConfig
+
+    acd = Distributor(redis)
+    acd.register(Agent("novice", "N", {"billing": 1}))
+    acd.set_status("novice", AgentStatus.AVAILABLE)
+    assert acd.enqueue("CA1", "billing", {"billing": 5}) is None
+    queue = QueueConfig("billing", {"billing": 5}, escalation=(EscalationStep(120, {"billing": 1}, None),
+                                                               EscalationStep(300, {}, 10)))
+    schedule_escalation(redis, "CA1", queue)
+    run_due_jobs("escalate_call")
+    assert [o.call_sid for o in acd.offers_for("novice")] == ["CA1"]
+    assert redis.hget("rt:{rt}:call:req", "CA1") == b"billing=1"  # the second step found it offered: no change
+
+
+def test_wrap_up_ends_through_the_worker_and_the_agent_gets_the_next_call(redis, run_due_jobs):
+    from ivr.jobs import schedule_wrap_up_end
+    from routing.acd import Agent, AgentStatus, Distributor
+
+    acd = Distributor(redis)
+    acd.register(Agent("a", "A", {}))
+    acd.set_status("a", AgentStatus.WRAP_UP)
+    schedule_wrap_up_end(redis, "a", 30)
+    acd.enqueue("CA1", "general", {})
+    assert acd.offers_for("a") == []
+    run_due_jobs("end_wrap_up")
+    assert acd.status("a") == (AgentStatus.AVAILABLE, 1) and acd.offers_for("a")[0].call_sid == "CA1"
+
+
+def test_the_startup_sweep_ends_wrap_ups_whose_timer_was_lost(redis):
+    """Two agents in wrap-up whose end passed while no worker ran (their jobs lost): one with its end noted, one
+    who chose wrap-up themselves (the live wrap-up time applies). A third is still within their wrap-up."""
+    from ivr.jobs import startup_sweep
+    from routing.acd import Agent, AgentStatus, Distributor
+
+    acd = Distributor(redis)
+    now = int(time.time() * 1000)
+    for agent_id in ("noted", "chose", "busy-writing"):
+        acd.register(Agent(agent_id, agent_id, {}))
+    acd.set_status("noted", AgentStatus.WRAP_UP, now - 10_000)
+    acd.wrap_up_until("noted", now - 1_000)
+    acd.set_status("chose", AgentStatus.WRAP_UP, now - 31_000)  # 30 s is the default wrap-up
+    acd.set_status("busy-writing", AgentStatus.WRAP_UP, now - 5_000)
+    acd.wrap_up_until("busy-writing", now + 60_000)
+    job = Queue(QUEUE_NAME, connection=redis).enqueue(startup_sweep)
+    Worker([QUEUE_NAME], connection=redis).work(burst=True, with_scheduler=True)
+    assert job.latest_result().return_value["wrap_ups_ended"] == ["chose", "noted"]
+    assert [acd.status(a)[0] for a in ("noted", "chose", "busy-writing")] == [
+        AgentStatus.AVAILABLE, AgentStatus.AVAILABLE, AgentStatus.WRAP_UP]
+
+
+def test_rematch_chains_never_multiply(redis, run_due_jobs, scheduled_jobs):
+    """The scheduler was down past the marker's life: a starting worker began a second chain. When both jobs run,
+    only the chain that owns the marker goes on."""
+    from ivr import keys as ivr_keys
+    from ivr.jobs import schedule_rematch
+
+    assert schedule_rematch(redis)
+    redis.delete(ivr_keys.REMATCH_SCHEDULED)  # as if it had expired
+    assert schedule_rematch(redis)
+    assert scheduled_jobs() == ["rematch", "rematch"]
+    run_due_jobs("rematch")
+    assert scheduled_jobs() == ["rematch"]
+    owner = redis.get(ivr_keys.REMATCH_SCHEDULED).decode()
+    from rq.registry import ScheduledJobRegistry
+    assert ScheduledJobRegistry(QUEUE_NAME, connection=redis).get_job_ids() == [owner]

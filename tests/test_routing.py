@@ -63,8 +63,9 @@ def test_decline_keeps_the_place_and_offers_to_the_next_agent(acd):
     available(acd, Agent("a", "A", {"billing": 5}), T0)
     first = acd.enqueue("CA1", "billing", {"billing": 1}, now_ms=T0 + 1)
     acd.enqueue("CA2", "billing", {"billing": 1}, now_ms=T0 + 2)
-    assert acd.decline(first.reservation, now_ms=T0 + 3) is None  # no one else: back in line
-    assert acd.waiting("billing") == ["CA1", "CA2"]  # CA1 kept its place in front
+    # no one else for CA1: back in line, in front; 'a' is free again and takes the next call, CA2
+    assert [(o.call_sid, o.agent) for o in acd.decline(first.reservation, now_ms=T0 + 3)] == [("CA2", "a")]
+    assert acd.waiting("billing") == ["CA1"]
     second = available(acd, Agent("b", "B", {"billing": 5}), T0 + 4)
     assert second.call_sid == "CA1" and second.agent == "b"
 
@@ -96,7 +97,7 @@ def test_accept_then_finish_frees_the_agent_for_the_next_call(acd):
     assert not acd.accept(offer.reservation, "someone-else")
     assert acd.accept(offer.reservation, "a") and acd.call_state("CA1") == "assigned"
     assert not acd.accept(offer.reservation, "a")  # twice: the offer is gone
-    assert acd.decline(offer.reservation) is None  # too late to decline
+    assert acd.decline(offer.reservation) == []  # too late to decline
     following = acd.finish("CA1", T0 + 60_000)
     assert following.call_sid == "CA2" and acd.call_state("CA1") == "ended"
 
@@ -118,7 +119,7 @@ def test_unavailable_agents_are_skipped_and_dropped_from_the_index(acd, redis):
     acd.set_status("away", AgentStatus.BREAK, T0 + 1)
     available(acd, Agent("here", "H", {"billing": 9}), T0 + 2)
     assert acd.enqueue("CA1", "billing", {"billing": 1}, now_ms=T0 + 3).agent == "here"
-    assert redis.zscore("rt:{rt}:avail:billing", "away") is None
+    assert redis.zscore("rt:{rt}:avail:billing:1", "away") is None
 
 
 def test_bad_input_is_refused(acd):
@@ -174,9 +175,10 @@ def test_unanswered_agent_leg_puts_the_call_back_in_its_place(acd):
     offer = acd.enqueue("CA1", "general", {}, now_ms=T0 + 1)
     acd.enqueue("CA2", "general", {}, now_ms=T0 + 2)
     acd.accept(offer.reservation, "a")
-    assert acd.requeue("CA1", T0 + 3) is None  # nobody else for CA1: it waits, first in line
+    # nobody else for CA1: it waits, first in line; 'a' is skipped for CA1 and offered the next call
+    assert [(o.call_sid, o.agent) for o in acd.requeue("CA1", T0 + 3)] == [("CA2", "a")]
     assert acd.waiting("general") == ["CA1"] and acd.position("CA1") == 1
-    assert acd.offers_for("a")[0].call_sid == "CA2"  # 'a' is skipped for CA1 and offered the next call
+    assert acd.offers_for("a")[0].call_sid == "CA2"
 
 
 def test_hangup_wherever_the_call_is(acd):
@@ -258,3 +260,91 @@ def test_a_new_worker_finishes_what_a_dead_one_left(redis, redis_url):
                          env={**os.environ, "REDIS_URL": redis_url}, timeout=120)
     assert run.returncode == 0, run.stderr
     assert [o.call_sid for o in acd.offers_for("next")] == ["CA1"]
+
+
+def test_an_agent_finds_a_call_behind_many_they_cannot_take(acd):
+    """Audit repro: 40 calls needing a rare skill wait in front; the billing call at position 41 still reaches a
+    billing agent who becomes available (the scan goes past the first batch of 32)."""
+    for i in range(40):
+        acd.enqueue(f"CR{i:02d}", "billing", {"rare": 9}, now_ms=T0 + i)
+    acd.enqueue("CA-bill", "billing", {"billing": 1}, now_ms=T0 + 100)
+    assert acd.position("CA-bill") == 41
+    offer = available(acd, Agent("biller", "B", {"billing": 3}), T0 + 200)
+    assert offer is not None and offer.call_sid == "CA-bill"
+    assert acd.waiting("billing") == [f"CR{i:02d}" for i in range(40)]
+
+
+def test_a_call_finds_the_one_qualified_agent_among_many_idle_longer(acd):
+    """Audit repro: 300 idle agents at billing level 1 (idle longer), one at level 9; a call needing level 9 is
+    offered to that one (the per-level index holds only agents at level 9 or above)."""
+    for i in range(300):
+        available(acd, Agent(f"low{i:03d}", "L", {"billing": 1}), T0 + i)
+    available(acd, Agent("expert", "E", {"billing": 9}), T0 + 1_000)
+    offer = acd.enqueue("CA1", "billing", {"billing": 9}, now_ms=T0 + 2_000)
+    assert offer is not None and offer.agent == "expert"
+
+
+def test_a_call_finds_the_qualified_agent_past_a_long_run_of_near_misses(acd):
+    """Every index the call could use holds 300 agents who lack the other skill: the script reads on, batch
+    after batch, until the one who has both."""
+    for i in range(300):
+        available(acd, Agent(f"bill{i:03d}", "B", {"billing": 9, "english": 1}), T0 + i)
+        available(acd, Agent(f"eng{i:03d}", "E", {"english": 5}), T0 + i)
+    available(acd, Agent("both", "Both", {"billing": 9, "english": 5}), T0 + 1_000)
+    for strategy in ("longest-idle", "most-skilled", "round-robin"):
+        acd.set_strategy("general", strategy)
+        offer = acd.enqueue(f"CA-{strategy}", "general", {"billing": 9, "english": 5}, now_ms=T0 + 2_000)
+        assert offer is not None and offer.agent == "both", strategy
+        acd.decline(offer.reservation, now_ms=T0 + 2_001)  # 'both' is free again for the next strategy
+
+
+def test_lowering_a_level_takes_the_agent_out_of_the_higher_indexes(acd, redis):
+    available(acd, Agent("a", "A", {"billing": 8}), T0)
+    acd.register(Agent("a", "A", {"billing": 2}))
+    assert redis.zscore("rt:{rt}:avail:billing:3", "a") is None
+    assert redis.zscore("rt:{rt}:avail:billing:2", "a") is not None
+    assert acd.enqueue("CA1", "billing", {"billing": 5}, now_ms=T0 + 1) is None
+
+
+def test_a_call_with_a_language_goes_only_to_agents_who_speak_it(acd):
+    available(acd, Agent("ed", "Ed", {"billing": 5}, ("en-US",)), T0)  # idle longest
+    available(acd, Agent("ana", "Ana", {"billing": 5}, ("es", "en")), T0 + 1)
+    offer = acd.enqueue("CA-es", "billing", {"billing": 2}, now_ms=T0 + 2, language="es-US")
+    assert offer.agent == "ana"  # 'es' covers es-US, es-MX...
+    assert acd.enqueue("CA-any", "billing", {"billing": 2}, now_ms=T0 + 3).agent == "ed"  # no language asked
+
+
+def test_an_agent_is_not_offered_a_call_in_a_language_they_do_not_speak(acd):
+    acd.enqueue("CA-fr", "general", {}, now_ms=T0, language="fr-CA")
+    acd.enqueue("CA-en", "general", {}, now_ms=T0 + 1, language="en-GB")
+    assert available(acd, Agent("ed", "Ed", {}, ("en",)), T0 + 2).call_sid == "CA-en"
+    assert acd.waiting("general") == ["CA-fr"]
+    assert available(acd, Agent("flo", "Flo", {}, ("FR",)), T0 + 3).call_sid == "CA-fr"
+
+
+def test_escalation_relaxes_skills_but_never_the_language(acd):
+    available(acd, Agent("ed", "Ed", {"billing": 9}, ("en",)), T0)
+    assert acd.enqueue("CA1", "billing", {"billing": 5}, now_ms=T0 + 1, language="es") is None
+    assert acd.escalate("CA1", {}, None) and acd.offer_for_call("CA1", T0 + 2) is None
+    assert available(acd, Agent("ana", "Ana", {}, ("es",)), T0 + 3).call_sid == "CA1"
+
+
+def test_a_callback_request_keeps_the_callers_place_and_requirements(acd):
+    acd.enqueue("CA-first", "billing", {"billing": 3}, now_ms=T0, language="es")
+    acd.enqueue("CA-second", "billing", {"billing": 3}, now_ms=T0 + 1)
+    assert acd.to_callback("CA-first", "CB1", {"number": "+15551230000", "from": "+15550100100"})
+    assert not acd.to_callback("CA-first", "CB1", {})  # not waiting any more
+    assert acd.waiting("billing") == ["CA-second"] and acd.callbacks() == ["CB1"]
+    assert acd.callback("CB1")["number"] == "+15551230000"
+    available(acd, Agent("ed", "Ed", {"billing": 5}, ("en",)), T0 + 2)  # takes CA-second; does not speak es
+    assert acd.agent_for("CB1") is None
+    available(acd, Agent("ana", "Ana", {"billing": 5}, ("es",)), T0 + 3)
+    assert acd.agent_for("CB1") == "ana" and acd.offers_for("ana") == []  # found, not reserved
+    assert acd.take_callback("CB1", T0 + 4) and not acd.take_callback("CB1", T0 + 4)  # one job places the call
+    assert acd.callbacks() == [] and acd.callbacks_calling_since(T0 + 5) == ["CB1"]
+    assert acd.return_callback("CB1") and acd.callbacks() == ["CB1"]  # not answered: back in line
+    assert acd.take_callback("CB1", T0 + 6) and acd.callback("CB1")["attempts"] == 2
+    acd.enqueue("CA-third", "billing", {"billing": 3}, now_ms=T0 + 7, offer=False)
+    offer = acd.callback_answered("CB1", "CA-callee", T0 + 8)  # the callee is back in line, in front
+    assert offer.call_sid == "CA-callee" and offer.agent == "ana" and acd.waiting("billing") == ["CA-third"]
+    assert acd.callbacks() == [] and acd.callback("CB1") is None and acd.callback_answered("CB1", "CA-x") is None

@@ -241,3 +241,18 @@ def test_interactive_caller_reads_keys_silence_and_hangup(app):
     assert len(asked) == 2 and result.said[-1] == "Unknown." and result.outcome == "hangup"
     hangs_up = InteractiveCaller(prompt_fn=lambda text: "h")
     assert Simulator(WsgiTransport(app), TOKEN).place_call("+1", "+2", hangs_up).outcome == "caller-hangup"
+
+
+def test_the_rest_stand_in_places_outbound_calls_through_twilios_client():
+    from ivr.simulator import TwilioRestStandIn
+    from ivr.twilio_rest import TwilioRest, TwilioRestError
+
+    with TwilioRestStandIn() as rest:
+        client = TwilioRest("AC" + "0" * 32, "token", rest.url)
+        sid = client.call("+15551230000", "+15550100100", "https://ivr.example.com/twilio/callback?id=CB1")
+        placed = rest.placed.get_nowait()
+        assert placed["sid"] == sid and sid.startswith("CA") and len(sid) == 34
+        assert (placed["To"], placed["From"], placed["Url"], placed["Method"]) == (
+            "+15551230000", "+15550100100", "https://ivr.example.com/twilio/callback?id=CB1", "POST")
+        with pytest.raises(TwilioRestError):
+            client.call("", "+15550100100", "https://ivr.example.com/x")

@@ -116,8 +116,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import agents, api, media, prompts as prompt_audio, voice
+    from webhooks import agents, api, callbacks, media, prompts as prompt_audio, voice
     app.register_blueprint(voice.bp)
+    app.register_blueprint(callbacks.bp)
     app.register_blueprint(media.bp)
     media.sock.init_app(app)
     app.register_blueprint(prompt_audio.bp)

@@ -16,7 +16,7 @@ from ivr.engine import CallState
 from ivr.jobs import schedule_presence_check
 from ivr.twilio_rest import CallGone, TwilioRestError
 from routing import keys as keys_rt
-from routing.acd import Agent, AgentStatus
+from routing.acd import Agent, AgentStatus, Outcome
 from webhooks.security import public_url
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agent")
@@ -132,7 +132,8 @@ def accept(reservation: str):
         router.hangup(offer.call_sid)
         return jsonify(error="the caller has hung up"), 409
     except TwilioRestError as e:
-        router.requeue(offer.call_sid)
+        for again in router.requeue(offer.call_sid):
+            svc.calls.offered(again)
         return jsonify(error=f"could not connect the call: {e}"), 502
     return jsonify(accepted=True, call_sid=offer.call_sid)
 
@@ -143,7 +144,11 @@ def decline(reservation: str):
     router = services().calls.router
     if not any(o.reservation == reservation for o in router.offers_for(g.agent_id)):
         return jsonify(error="no such offer for you"), 404
-    services().calls.offered(router.decline(reservation))
+    ended, offers = router.end_offer(reservation, Outcome.DECLINED)
+    if ended is not None:
+        services().calls.offer_ended(ended, Outcome.DECLINED.value)
+    for offer in offers:
+        services().calls.offered(offer)
     return jsonify(declined=True)
 
 

@@ -63,7 +63,7 @@ def _audio_for(say: Say) -> str | None:
     return public_url(f"/prompts/{key}.wav") if key else None
 
 
-def _renderer(call_sid: str) -> Callable[[list[Instruction], int], str]:
+def renderer(call_sid: str) -> Callable[[list[Instruction], int], str]:
     def render(instructions: list[Instruction], seq: int) -> str:
         return twiml.render(instructions, lambda kind: public_url(f"/twilio/continue?seq={seq}&on={kind}"),
                             public_url("/twilio/wait"), _audio_for,
@@ -128,7 +128,7 @@ def with_call_sid(view: Callable[[str], Response]) -> Callable[[], Response]:
 @with_call_sid
 def incoming(call_sid: str) -> Response:
     try:
-        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), _renderer(call_sid),
+        return xml(_service().start(call_sid, _field("From", 64), _field("To", 64), renderer(call_sid),
                                     public_base()))
     except Exception:
         log.exception("incoming call %s failed; answering the fallback", call_sid)
@@ -169,7 +169,7 @@ def continue_call(call_sid: str) -> Response:
         kind, seq = "noinput", -1  # an unknown event can only replay the current answer
     try:
         event = _speech_event(call_sid, seq) if kind == "speech" else _event(kind)
-        return xml(_service().advance(call_sid, seq, event, _renderer(call_sid)))
+        return xml(_service().advance(call_sid, seq, event, renderer(call_sid)))
     except SessionError as e:
         log.warning("call %s: %s; answering the fallback", call_sid, e)
     except Exception:
@@ -222,7 +222,7 @@ def agent_leg(call_sid: str) -> Response:
     agent = "".join(ch for ch in request.args.get("agent", "")[:64] if ch.isalnum() or ch in "-_.")
     try:
         return xml(_service().agent_leg_ended(call_sid, agent, _field("DialCallStatus", 32) or "failed",
-                                              _renderer(call_sid)))
+                                              renderer(call_sid)))
     except Exception:
         log.exception("agent leg of %s failed; answering the fallback", call_sid)
         return xml(fallback_twiml())

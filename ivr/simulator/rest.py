@@ -1,14 +1,16 @@
 """The simulator standing in for Twilio's REST API: ``POST /2010-04-01/Accounts/{AC}/Calls/{CA}.json`` with
 ``Twiml`` or ``Url`` redirects a live simulated call (as Twilio does when an agent is connected), ``Status=completed``
-hangs it up; a call that is not live answers 404 with Twilio's error 20404. Recordings the simulated callers
-leave are served as Twilio serves them (``GET .../Recordings/{RE}.wav``: 8 kHz 16-bit mono, here silence), so
-voicemail transcription in demos never reaches the real Twilio. Point the server's ``TWILIO_API_URL`` at
-:attr:`TwilioRestStandIn.url`."""
+hangs it up; a call that is not live answers 404 with Twilio's error 20404. ``POST .../Calls.json`` (``calls.create``:
+``To``, ``From``, ``Url``) places an outbound call: it is recorded in :attr:`TwilioRestStandIn.placed` with a new SID
+for whoever plays the callee. Recordings the simulated callers leave are served as Twilio serves them
+(``GET .../Recordings/{RE}.wav``: 8 kHz 16-bit mono, here silence), so voicemail transcription in demos never
+reaches the real Twilio. Point the server's ``TWILIO_API_URL`` at :attr:`TwilioRestStandIn.url`."""
 
 from __future__ import annotations
 
 import io
 import queue
+import secrets
 import threading
 import wave
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ class TwilioRestStandIn:
         self._recordings: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.requests: list[dict[str, str]] = []
+        self.placed: "queue.Queue[dict[str, str]]" = queue.Queue()  # outbound calls, each with its new "sid"
         self._server = make_server(host, port, self._app(), threaded=True, request_handler=_Quiet)
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="twilio-rest", daemon=True)
@@ -89,6 +92,17 @@ class TwilioRestStandIn:
                 return jsonify(code=20404, message=f"The requested resource {recording_sid} was not found",
                                status=404), 404
             return Response(body, 200, mimetype="audio/x-wav")
+
+        @app.post("/2010-04-01/Accounts/<account>/Calls.json")
+        def create_call(account: str):
+            form = request.form.to_dict()
+            missing = [name for name in ("To", "From") if not form.get(name)]
+            if missing or not (form.get("Url") or form.get("Twiml")):
+                return jsonify(code=21205, message="To, From and Url (or Twiml) are required", status=400), 400
+            sid = "CA" + secrets.token_hex(16)
+            self.requests.append({"account": account, "call": sid, "create": "1", **form})
+            self.placed.put({"sid": sid, **form})
+            return jsonify(sid=sid, account_sid=account, to=form["To"], status="queued"), 201
 
         @app.post("/2010-04-01/Accounts/<account>/Calls/<call_sid>.json")
         def update_call(account: str, call_sid: str):
