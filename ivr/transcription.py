@@ -27,7 +27,8 @@ from ivr.calllog import CallLog
 from ivr.config import Settings
 from ivr.errors import IvrError
 from ivr.jobs import QUEUE_NAME, _job_connection
-from speech.audio import WavError, decode_wav
+from speech.audio import decode_wav
+from speech.errors import WavError
 from speech.models import ModelRegistry
 from speech.transcribe import transcribe
 

@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from speech.errors import WavError
+
 if sys.version_info >= (3, 13):  # pragma: no cover - exercised on 3.13+ with audioop-lts installed
     import audioop  # provided by audioop-lts
 else:
@@ -57,10 +59,6 @@ def rms(pcm: bytes) -> int:
 
 def duration_ms(pcm: bytes, rate: int) -> float:
     return 1000.0 * len(pcm) / (SAMPLE_WIDTH * rate)
-
-
-class WavError(ValueError):
-    """Bytes that are not a WAV file this module can decode."""
 
 
 _WAVE_PCM, _WAVE_ALAW, _WAVE_MULAW, _WAVE_EXTENSIBLE = 1, 6, 7, 0xFFFE

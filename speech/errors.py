@@ -18,4 +18,4 @@ class RenderTimeout(TtsError):
 
 
 class WavError(SpeechError):
-    """Bytes that are not the 8 kHz mono mu-law WAV this package writes."""
+    """Bytes that are not a WAV file the package can read (or not the mu-law WAV it writes, where that is asked)."""

@@ -5,13 +5,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import wave
 from pathlib import Path
 
-from speech.audio import TWILIO_RATE, Resampler, pcm_to_ulaw
+from speech.audio import TWILIO_RATE, Resampler, decode_wav, pcm_to_ulaw
 from speech.errors import SpeechError
-
-WAVE_FORMAT_MULAW = 7
 
 
 def voice_for(text: str) -> str:
@@ -35,30 +32,12 @@ def synthesize(text: str, voice: str | None = None, words_per_minute: int = 150)
 
 
 def wav_to_ulaw(path: str | Path) -> bytes:
-    """A mono WAV file (16-bit PCM at any rate, or 8 kHz mu-law) as 8 kHz mu-law."""
+    """A WAV file (any rate and encoding :func:`speech.audio.decode_wav` reads) as 8 kHz mu-law."""
     try:
-        with open(path, "rb") as f:
-            header = f.read(64)
-        if header[:4] == b"RIFF" and header[20:22] == WAVE_FORMAT_MULAW.to_bytes(2, "little"):
-            return _mulaw_wav_frames(Path(path))
-        with wave.open(str(path)) as wav:
-            if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
-                raise SpeechError(f"{path}: mono 16-bit WAV expected")
-            pcm, rate = wav.readframes(wav.getnframes()), wav.getframerate()
-    except (OSError, wave.Error, EOFError) as e:
+        wav = decode_wav(Path(path).read_bytes())
+    except OSError as e:
         raise SpeechError(f"cannot read {path}: {e}") from e
-    return pcm_to_ulaw(Resampler(rate, TWILIO_RATE).convert(pcm))
-
-
-def _mulaw_wav_frames(path: Path) -> bytes:
-    data = path.read_bytes()
-    at = 12
-    while at + 8 <= len(data):
-        chunk, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
-        if chunk == b"data":
-            return data[at + 8:at + 8 + size]
-        at += 8 + size + (size & 1)
-    raise SpeechError(f"{path}: no audio data")
+    return pcm_to_ulaw(Resampler(wav.rate, TWILIO_RATE).convert(wav.pcm))
 
 
 def silence(ms: int) -> bytes:

@@ -129,3 +129,15 @@ def test_garbage_and_oversized_messages_never_reach_the_recognizer(served):
         for _ in range(3):
             ws.receive(timeout=5)
     assert ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq) is None
+
+
+def test_a_recorded_wav_file_is_played_into_the_stream(served, tmp_path):
+    """A caller's recording at its own rate (espeak-ng writes 22 kHz PCM) reaches the recognizer as Twilio's 8 kHz."""
+    import subprocess
+    app, server = served
+    turn = listen_turn(app)
+    recording = tmp_path / "caller.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(recording), "정전"], check=True)
+    stream(server, turn, Answer.parse(f"wav:{recording}"))
+    heard = ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq)
+    assert heard is not None and heard.phrase == "정전"

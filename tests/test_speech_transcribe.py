@@ -10,7 +10,8 @@ import wave
 
 import pytest
 
-from speech.audio import Resampler, WavError, decode_wav, pcm_to_ulaw, ulaw_to_pcm
+from speech.audio import Resampler, decode_wav, pcm_to_ulaw, ulaw_to_pcm
+from speech.errors import WavError
 from speech.models import ModelRegistry
 from speech.transcribe import transcribe
 
