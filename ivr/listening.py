@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import redis as redis_lib
@@ -19,6 +19,7 @@ import redis as redis_lib
 from ivr import keys
 from ivr.errors import SessionError
 from ivr.instructions import Gather
+from speech.session import Turn
 
 #: A speech prompt is answered within seconds; an hour covers any retry of the action webhook.
 TURN_TTL = 3600
@@ -26,21 +27,13 @@ TURN_TTL = 3600
 
 @dataclass(frozen=True)
 class ListenTurn:
-    """One speech prompt: the engine's :class:`~ivr.instructions.Listen` plus how keys end it and the prompt
-    texts to play into the stream (their audio, when rendered)."""
+    """One speech prompt of one call: what the stream listens for (a :class:`~speech.session.Turn`, without its
+    audio) and the prompt parts to play into the stream, rendered when the stream starts."""
 
     call_sid: str
     seq: int
     token: str
-    language: str
-    phrases: tuple[str, ...] = ()
-    grammar: bool = True
-    no_input_ms: int = 5000
-    end_silence_ms: int = 300
-    max_utterance_ms: int = 10000
-    max_digits: int | None = 1
-    finish_key: str = ""
-    digit_timeout_ms: int = 5000
+    listen: Turn
     prompts: tuple[dict[str, str], ...] = field(default_factory=tuple)
 
     @classmethod
@@ -49,12 +42,25 @@ class ListenTurn:
         listen = gather.listen
         if listen is None:
             raise ValueError("this prompt does not listen for speech")
-        return cls(call_sid, seq, turn_token(secret, call_sid, seq), gather.language or "en-US", tuple(listen.phrases),
-                   listen.grammar, listen.no_input_ms, listen.end_silence_ms, listen.max_utterance_ms,
-                   gather.num_digits, gather.finish_on_key, gather.timeout * 1000, prompts)
+        turn = Turn(gather.language or "en-US", tuple(listen.phrases), listen.grammar, listen.no_input_ms,
+                    listen.end_silence_ms, listen.max_utterance_ms, gather.num_digits, gather.finish_on_key,
+                    gather.timeout * 1000)
+        return cls(call_sid, seq, turn_token(secret, call_sid, seq), turn, prompts)
 
     def matches(self, call_sid: str, token: str) -> bool:
         return call_sid == self.call_sid and hmac.compare_digest(token.encode(), self.token.encode())
+
+    def to_json(self) -> str:
+        listen = {f.name: getattr(self.listen, f.name) for f in fields(Turn) if f.name != "prompt_audio"}
+        return json.dumps({"call_sid": self.call_sid, "seq": self.seq, "token": self.token, "listen": listen,
+                           "prompts": list(self.prompts)})
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "ListenTurn":
+        data: dict[str, Any] = json.loads(raw)
+        listen = dict(data["listen"], phrases=tuple(data["listen"].get("phrases") or ()))
+        return cls(data["call_sid"], int(data["seq"]), data["token"], Turn(**listen),
+                   tuple(data.get("prompts") or ()))
 
 
 def turn_token(secret: str, call_sid: str, seq: int) -> str:
@@ -86,7 +92,7 @@ class ListenStore:
         key = keys.listen_turn(turn.call_sid, turn.seq)
         try:
             pipe = self.redis.pipeline(transaction=True)
-            pipe.hset(key, "turn", json.dumps(asdict(turn)))
+            pipe.hset(key, "turn", turn.to_json())
             pipe.expire(key, self.ttl)
             pipe.execute()
         except redis_lib.RedisError as e:
@@ -94,12 +100,7 @@ class ListenStore:
 
     def turn(self, call_sid: str, seq: int) -> ListenTurn | None:
         raw = self._get(call_sid, seq, "turn")
-        if raw is None:
-            return None
-        data: dict[str, Any] = json.loads(raw)
-        data["phrases"] = tuple(data.get("phrases") or ())
-        data["prompts"] = tuple(data.get("prompts") or ())
-        return ListenTurn(**data)
+        return ListenTurn.from_json(raw) if raw is not None else None
 
     def put_heard(self, call_sid: str, seq: int, heard: Heard) -> bool:
         """Store the result once (a second stream for the same prompt cannot overwrite it); True if stored."""

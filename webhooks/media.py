@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, request
 from flask_sock import Sock
@@ -68,10 +69,7 @@ def _resolve(start: Start) -> tuple[ListenTurn, Turn] | None:
     if stored is None or not stored.matches(call_sid, token) or session is None or session.seq != seq:
         log.warning("stream %s for %s: no such speech prompt (seq %s)", start.stream_sid, call_sid, seq)
         return None
-    audio = _prompt_audio(stored.prompts)
-    return stored, Turn(stored.language, stored.phrases, stored.grammar, stored.no_input_ms,
-                        stored.end_silence_ms, stored.max_utterance_ms, stored.max_digits, stored.finish_key,
-                        stored.digit_timeout_ms, audio)
+    return stored, replace(stored.listen, prompt_audio=_prompt_audio(stored.prompts))
 
 
 def _prompt_audio(parts: tuple[dict[str, str], ...]) -> bytes:
