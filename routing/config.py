@@ -58,11 +58,24 @@ class EscalationStep:
 
 @dataclass(frozen=True)
 class Hold:
+    """What a waiting caller hears. ``message`` is one text, or texts by language (``{en: ..., ko: ...}``)."""
+
     announce_position: bool = True
     announce_wait: bool = True
     every: int = 30
-    message: str = "Thank you for holding. Your call is important to us."
+    message: str | Mapping[str, str] = "Thank you for holding. Your call is important to us."
     music: str | None = None
+
+    def message_for(self, language: str) -> str:
+        """The message in ``language`` (``ko-KR`` takes ``ko-KR``, then ``ko``), else the first one given."""
+        if isinstance(self.message, str):
+            return self.message
+        wanted = language.lower()
+        for key in (wanted, wanted.split("-")[0]):
+            for name, text in self.message.items():
+                if name.lower() == key:
+                    return text
+        return next(iter(self.message.values()), "")
 
 
 @dataclass(frozen=True)
@@ -215,8 +228,15 @@ class _Parser:
             else:
                 self.keys(hraw, ("announce_position", "announce_wait", "every", "message", "music"), f"{path}.hold")
                 every = self.duration(hraw.get("every", 30), f"{path}.hold.every", 10, 600)
+                message = hraw.get("message", Hold.message)
+                if isinstance(message, dict):
+                    if not message or not all(isinstance(v, str) and v.strip() for v in message.values()):
+                        self.problem(f"{path}.hold.message", "texts by language need a text for each language")
+                    message = {str(k): str(v) for k, v in message.items()}
+                else:
+                    message = str(message)
                 hold = Hold(bool(hraw.get("announce_position", True)), bool(hraw.get("announce_wait", True)),
-                            every or 30, str(hraw.get("message", Hold.message)), hraw.get("music"))
+                            every or 30, message, hraw.get("music"))
         return QueueConfig(name, skills, priority, strategy, tuple(steps), max_wait, on_max_wait, when_no_agents,
                            hold, match_language)
 

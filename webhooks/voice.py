@@ -15,6 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.calls import CallService
 from ivr.errors import SessionError
 from ivr.events import DialEnded, Event, Input, NoInput, QueueEnded, RecordingEnded
+from ivr.flowmodel import Flow
 from ivr.instructions import Gather, Instruction, Pause, Say, Tts
 from ivr.listening import ListenTurn
 from routing.config import Hold
@@ -28,6 +29,18 @@ bp = Blueprint("voice", __name__, url_prefix="/twilio")
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 EVENTS = ("gather", "noinput", "dial", "queue", "record", "leave", "speech")
 FALLBACK_MESSAGE = "We're sorry, we are having technical difficulties."
+#: Hold announcements in the caller's language (the flow's); others get English. ``message`` is said when the
+#: queue keeps the default message.
+HOLD_WORDS = {
+    "en": {"position": "You are number {n} in line.", "wait": "The expected wait is about {n} minutes.",
+           "wait_one": "The expected wait is about {n} minute.", "message": Hold.message},
+    "es": {"position": "Usted es el número {n} en la fila.", "wait": "La espera estimada es de unos {n} minutos.",
+           "wait_one": "La espera estimada es de un minuto.",
+           "message": "Gracias por esperar. Su llamada es importante para nosotros."},
+    "ko": {"position": "고객님의 대기 순서는 {n}번째입니다.", "wait": "예상 대기 시간은 약 {n}분입니다.",
+           "wait_one": "예상 대기 시간은 약 1분입니다.",
+           "message": "기다려 주셔서 감사합니다. 곧 상담원을 연결해 드리겠습니다."},
+}
 #: What the engine is told when the caller spoke but nothing recognizable was heard (Vosk's own notation).
 UNRECOGNIZED = "[unk]"
 
@@ -184,18 +197,21 @@ def wait() -> Response:
     position in line and expected wait from the distributor, the queue's message and music from queues.yaml."""
     response = VoiceResponse()
     try:
-        hold, position = _hold_for(_field("CallSid", 64))
+        hold, position, flow = _hold_for(_field("CallSid", 64))
     except Exception:  # announcements are a courtesy: a fault here must not drop the caller from the queue
         log.exception("hold announcement failed")
-        hold, position = Hold(), None
+        hold, position, flow = Hold(), None, None
+    language, voice = (flow.language, flow.voice) if flow is not None else ("en-US", None)
+    words = HOLD_WORDS.get(language.split("-")[0].lower(), HOLD_WORDS["en"])
+    say = functools.partial(response.say, voice=voice, language=language if flow is not None else None)
     position = position or _int_field("QueuePosition")
     if hold.announce_position and position:
-        response.say(f"You are number {position} in line.")
+        say(words["position"].format(n=position))
     average = _int_field("AvgQueueTime")
     if hold.announce_wait and average >= 60:
         minutes = round(average / 60)
-        response.say(f"The expected wait is about {minutes} minute{'s' if minutes != 1 else ''}.")
-    response.say(hold.message)
+        say(words["wait" if minutes != 1 else "wait_one"].format(n=minutes))
+    say(words["message"] if hold.message == Hold.message else hold.message_for(language))
     if hold.music:
         response.play(hold.music)
     else:
@@ -203,15 +219,16 @@ def wait() -> Response:
     return xml(str(response))
 
 
-def _hold_for(call_sid: str) -> tuple[Hold, int | None]:
+def _hold_for(call_sid: str) -> tuple[Hold, int | None, Flow | None]:
+    """The queue's hold settings, the caller's place in line, and the flow they came from (its language)."""
     service = _service()
     state = service.session(call_sid) if CALL_SID.match(call_sid) else None
     if state is None:
-        return Hold(), None
-    routing = service.repo.bundle(state.version).routing
-    queue = routing.queues.get((state.routing or {}).get("queue", "")) if routing else None
+        return Hold(), None, None
+    bundle = service.repo.bundle(state.version)
+    queue = bundle.routing.queues.get((state.routing or {}).get("queue", "")) if bundle.routing else None
     position = service.router.position(call_sid) if service.router is not None else None
-    return (queue.hold if queue else Hold()), position
+    return (queue.hold if queue else Hold()), position, bundle.flows.get(state.flow)
 
 
 @bp.post("/agent")
