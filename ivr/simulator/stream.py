@@ -130,6 +130,10 @@ def run_stream(url: str, headers: dict[str, str], call_sid: str, account_sid: st
                             "stop": {"accountSid": account_sid, "callSid": call_sid}}))
     except (ConnectionClosed, OSError):  # OSError: the socket closed under a send (simple-websocket's reader)
         report.closed_by_server = True
+        try:  # what the server sent just before closing (a clear, the last audio) is still buffered
+            _drain(ws, report)
+        except (ConnectionClosed, OSError):
+            pass
     finally:
         if ws.connected:
             ws.close()
@@ -152,6 +156,9 @@ def _drain(ws: _Client, report: StreamReport) -> None:
         elif event == "mark":
             name = str(data.get("mark", {}).get("name", ""))
             report.marks.append(name)
-            ws.send(json.dumps({"event": "mark", "streamSid": report.stream_sid, "mark": {"name": name}}))
+            try:
+                ws.send(json.dumps({"event": "mark", "streamSid": report.stream_sid, "mark": {"name": name}}))
+            except (ConnectionClosed, OSError):  # closed meanwhile: read on, a clear may follow
+                pass
         elif event == "clear":
             report.cleared = True
