@@ -1,4 +1,5 @@
-"""8 kHz mono mu-law WAV files (``WAVE_FORMAT_MULAW``, format tag 7), the kind Twilio's ``<Play>`` takes.
+"""8 kHz mono mu-law WAV files (``WAVE_FORMAT_MULAW``, format tag 7), the kind Twilio's ``<Play>`` takes, and the
+16-bit PCM WAV files Twilio's recordings are.
 
 The standard library's ``wave`` writes PCM only, so the header is packed here: RIFF, an 18-byte ``fmt `` chunk,
 the ``fact`` chunk non-PCM formats carry (sample count), then ``data``. A prompt is stored as bare mu-law frames and
@@ -7,7 +8,9 @@ gets its 58-byte header when served.
 
 from __future__ import annotations
 
+import io
 import struct
+import wave
 
 from speech.audio import TWILIO_RATE
 from speech.errors import WavError
@@ -23,6 +26,17 @@ def ulaw_wav(frames: bytes, rate: int = TWILIO_RATE) -> bytes:
     body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<II", 4, size)
             + b"data" + struct.pack("<I", size) + frames + (b"\0" if size % 2 else b""))
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def pcm_wav(pcm: bytes, rate: int = TWILIO_RATE) -> bytes:
+    """A complete mono 16-bit linear PCM WAV file of ``pcm`` (what Twilio serves for a recording)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
 
 
 def read_ulaw_wav(data: bytes) -> tuple[int, bytes]:

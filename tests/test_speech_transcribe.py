@@ -4,7 +4,6 @@ Korean model's full vocabulary."""
 from __future__ import annotations
 
 import array
-import io
 import subprocess
 import wave
 
@@ -14,6 +13,7 @@ from speech.audio import Resampler, decode_wav, pcm_to_ulaw, ulaw_to_pcm
 from speech.errors import WavError
 from speech.models import ModelRegistry
 from speech.transcribe import transcribe
+from speech.wav import pcm_wav
 
 
 def riff(fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, *, extensible: bool = False) -> bytes:
@@ -36,13 +36,7 @@ def tone(samples: int = 800) -> bytes:
 
 def test_twilio_pcm_wav_decodes_as_is():
     pcm = tone()
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(8000)
-        wav.writeframes(pcm)
-    decoded = decode_wav(out.getvalue())
+    decoded = decode_wav(pcm_wav(pcm, 8000))
     assert (decoded.pcm, decoded.rate) == (pcm, 8000)
 
 

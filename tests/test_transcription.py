@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import http.server
-import io
 import subprocess
 import textwrap
 import threading
@@ -28,6 +27,7 @@ from ivr.transcription import (
     Recording, RecordingRefused, enqueue_transcription, media_url, transcribe_recording,
 )
 from speech.audio import Resampler
+from speech.wav import pcm_wav
 from webhooks import create_app
 
 ACCOUNT = "AC" + "1" * 32
@@ -54,13 +54,7 @@ def korean_wav(tmp_path: Path, text: str = SPOKEN) -> bytes:
     subprocess.run(["espeak-ng", "-v", "ko", "-s", "150", "-w", str(raw), text], check=True)
     with wave.open(str(raw)) as source:
         pcm = Resampler(source.getframerate(), 8000).convert(source.readframes(source.getnframes()))
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(8000)
-        wav.writeframes(pcm)
-    return out.getvalue()
+    return pcm_wav(pcm, 8000)
 
 
 class RecordingServer:

@@ -8,16 +8,16 @@ reaches the real Twilio. Point the server's ``TWILIO_API_URL`` at :attr:`TwilioR
 
 from __future__ import annotations
 
-import io
 import queue
 import secrets
 import threading
-import wave
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
+
+from speech.wav import pcm_wav
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,9 @@ class TwilioRestStandIn:
 
     def add_recording(self, recording_sid: str, seconds: int) -> None:
         """A simulated caller left a recording of ``seconds`` (at most a minute of silence is kept)."""
-        out = io.BytesIO()
-        with wave.open(out, "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(8000)
-            wav.writeframes(b"\x00\x00" * 8000 * max(0, min(seconds, 60)))
+        audio = pcm_wav(b"\x00\x00" * 8000 * max(0, min(seconds, 60)), 8000)
         with self._lock:
-            self._recordings[recording_sid] = out.getvalue()
+            self._recordings[recording_sid] = audio
 
     def _app(self) -> Flask:
         app = Flask("twilio-rest-stand-in")
