@@ -210,7 +210,7 @@ def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redi
     response = VoiceResponse()
     response.redirect(f"{base}/twilio/continue?seq={session.seq}&on=leave", method="POST")
     try:
-        TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url).redirect(
+        TwilioRest.from_settings(settings).redirect(
             call_sid, str(response))
     except CallGone:
         return "call gone"
@@ -258,7 +258,7 @@ def _callback_at_max_wait(connection: redis_lib.Redis, call_sid: str) -> str:
     sessions.save(call_sid, Session(session.seq + 1, state.to_dict(), str(response), session.base_url),
                   expected_seq=session.seq)
     try:
-        TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url).redirect(
+        TwilioRest.from_settings(settings).redirect(
             call_sid, str(response))
     except CallGone:
         return "call gone"
@@ -280,6 +280,7 @@ def run_callbacks(connection: redis_lib.Redis | None = None) -> list[str]:
             acd.return_callback(callback_id)
     placed: list[str] = []
     agents_used: set[str] = set()
+    twilio = TwilioRest.from_settings(settings)
     for callback_id in acd.callbacks():
         agent = acd.agent_for(callback_id)
         if agent is None or agent in agents_used or not acd.take_callback(callback_id):
@@ -287,8 +288,7 @@ def run_callbacks(connection: redis_lib.Redis | None = None) -> list[str]:
         record = acd.callback(callback_id) or {}
         base = settings.public_url or record.get("base_url")
         try:
-            TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url).call(
-                record["number"], record["from"], f"{base}/twilio/callback?id={callback_id}")
+            twilio.call(record["number"], record["from"], f"{base}/twilio/callback?id={callback_id}")
         except (TwilioRestError, KeyError):
             log.exception("could not place callback %s", callback_id)
             acd.return_callback(callback_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from ivr.config import Settings
 from ivr.errors import IvrError
 
 
@@ -26,6 +27,12 @@ class TwilioRest:
         self.client = Client(account_sid, auth_token)
         if base_url:
             self.client.api.base_url = base_url.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TwilioRest":
+        """The account, token and API URL of ``settings`` (twilio's client refuses an empty token: without one
+        requests are sent with a placeholder, and Twilio refuses them)."""
+        return cls(settings.twilio_account_sid, settings.twilio_auth_token or "unset", settings.twilio_api_url)
 
     def redirect(self, call_sid: str, twiml: str) -> None:
         """Replace what a live call is doing with ``twiml``."""

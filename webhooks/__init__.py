@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
                         on_wrap_up=lambda agent, seconds: schedule_wrap_up_end(redis_client, agent, seconds),
                         on_queued=functools.partial(_schedule_queue_timers, redis_client),
                         on_recorded=functools.partial(enqueue_transcription, redis_client, calllog))
-    twilio = TwilioRest(settings.twilio_account_sid, settings.twilio_auth_token or "unset", settings.twilio_api_url)
+    twilio = TwilioRest.from_settings(settings)
     prompts = LocalPrompts.from_settings(redis_client, settings)
     app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, ListenStore(redis_client),
                                      ModelRegistry(settings.speech_models_dir), prompts, embedded)
