@@ -19,6 +19,7 @@ import redis as redis_lib
 from ivr import keys
 from ivr.errors import SessionError
 from ivr.instructions import Gather
+from speech.recognizer import Outcome, Result
 from speech.session import Turn
 
 #: A speech prompt is answered within seconds; an hour covers any retry of the action webhook.
@@ -69,18 +70,6 @@ def turn_token(secret: str, call_sid: str, seq: int) -> str:
     return hmac.new(secret.encode(), f"listen:{call_sid}:{seq}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
-class Heard:
-    """What the stream heard: ``outcome`` is match, no-match, no-input or dtmf."""
-
-    outcome: str
-    text: str = ""
-    phrase: str | None = None
-    confidence: float | None = None
-    digits: str = ""
-    audio_ms: int = 0
-
-
 class ListenStore:
     """Turns and their results, one hash per speech prompt (same hash tag as the call's session)."""
 
@@ -102,16 +91,20 @@ class ListenStore:
         raw = self._get(call_sid, seq, "turn")
         return ListenTurn.from_json(raw) if raw is not None else None
 
-    def put_heard(self, call_sid: str, seq: int, heard: Heard) -> bool:
-        """Store the result once (a second stream for the same prompt cannot overwrite it); True if stored."""
+    def put_heard(self, call_sid: str, seq: int, heard: Result) -> bool:
+        """Store what the stream heard once (a second stream for the same prompt cannot overwrite it); True if
+        stored."""
         try:
             return bool(self.redis.hsetnx(keys.listen_turn(call_sid, seq), "heard", json.dumps(asdict(heard))))
         except redis_lib.RedisError as e:
             raise SessionError(f"cannot store what {call_sid} said: {e}") from e
 
-    def heard(self, call_sid: str, seq: int) -> Heard | None:
+    def heard(self, call_sid: str, seq: int) -> Result | None:
         raw = self._get(call_sid, seq, "heard")
-        return Heard(**json.loads(raw)) if raw is not None else None
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return Result(**dict(data, outcome=Outcome(data["outcome"])))
 
     def _get(self, call_sid: str, seq: int, field_name: str) -> bytes | None:
         try:

@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr.config import DEFAULT_ACCOUNT_SID
 from ivr.instructions import Say, Tts
-from ivr.listening import Heard, ListenStore, ListenTurn
+from ivr.listening import ListenStore, ListenTurn
 from speech.mediastream import Start
 from speech.recognizer import Result
 from speech.session import StreamSession, Turn
@@ -100,8 +100,7 @@ def media(ws) -> None:  # type: ignore[no-untyped-def]
 
     def finished(start: Start, _turn: Turn, result: Result) -> None:
         stored = turns[start.stream_sid]
-        listening.put_heard(stored.call_sid, stored.seq, Heard(
-            result.outcome.value, result.text, result.phrase, result.confidence, result.digits, result.audio_ms))
+        listening.put_heard(stored.call_sid, stored.seq, result)
 
     try:
         StreamSession(ws, resolve, finished, services.models.get).run()

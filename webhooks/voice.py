@@ -19,6 +19,7 @@ from ivr.flowmodel import Flow
 from ivr.instructions import Gather, Instruction, Pause, Say, Tts
 from ivr.listening import ListenTurn
 from routing.config import Hold
+from speech.recognizer import Outcome
 from webhooks import twiml
 from webhooks.media import stream_url
 from webhooks.security import public_base, public_url, twilio_signed
@@ -115,11 +116,11 @@ def _stream_prompts(gather: Gather) -> tuple[dict[str, str], ...] | None:
 def _speech_event(call_sid: str, seq: int) -> Callable[[datetime], Event]:
     """What the media stream of prompt ``seq`` heard, as the engine's input (nothing stored: silence)."""
     heard = current_app.extensions["ivr"].listening.heard(call_sid, seq)
-    if heard is None or heard.outcome == "no-input":
+    if heard is None or heard.outcome is Outcome.NO_INPUT:
         return lambda now: NoInput(now)
-    if heard.outcome == "dtmf":
+    if heard.outcome is Outcome.DTMF:
         return lambda now: Input(now, digits=heard.digits)
-    said = heard.phrase if heard.outcome == "match" and heard.phrase else (heard.text or UNRECOGNIZED)
+    said = heard.phrase if heard.outcome is Outcome.MATCH and heard.phrase else (heard.text or UNRECOGNIZED)
     return lambda now: Input(now, speech=said, confidence=heard.confidence)
 
 
