@@ -167,6 +167,11 @@ class LocalPrompts:
             return None
         return self._cached(say, self.on_demand)
 
+    def ready(self, say: ins.Say) -> bool:
+        """Has ``say`` audio to play into a media stream (cached, else rendered now)? Unlike :meth:`ulaw` it does
+        not read the audio: the stream handler does, later."""
+        return self._cached(say, OnDemand.RENDER) is not None
+
     def ulaw(self, say: ins.Say) -> bytes | None:
         """Mu-law frames (8 kHz, no header) of ``say`` to play into a two-way media stream, whatever the flow's
         ``tts`` (Twilio cannot speak into a stream): cached, else rendered now; None when it cannot be rendered.

@@ -141,3 +141,28 @@ def test_a_recorded_wav_file_is_played_into_the_stream(served, tmp_path):
     stream(server, turn, Answer.parse(f"wav:{recording}"))
     heard = ListenStore(app.extensions["ivr"].redis).heard(SID, turn.seq)
     assert heard is not None and heard.phrase == "정전"
+
+
+@pytest.mark.parametrize("tts, in_stream", [("local", True), ("twilio", False)])
+def test_a_local_flow_plays_its_speech_prompt_in_the_stream_others_say_it_first(redis, tmp_path, tts, in_stream):
+    import xml.etree.ElementTree as ET
+    from tests.test_webhooks import Twilio
+    app = make_app(redis, write_flows(tmp_path / "flows", f"""\
+        language: ko-KR
+        tts: {tts}
+        speech: {{}}
+        nodes:
+          menu:
+            menu:
+              prompt: "정전 신고는 1번을 누르시거나 말씀해 주세요."
+              options: [{{key: 1, phrases: [정전], goto: bye}}]
+          bye:
+            hangup: "안녕히 계세요."
+        """))
+    root = ET.fromstring(Twilio(app).call().data)
+    assert [child.tag for child in root] == (["Connect"] if in_stream else ["Say", "Connect"])
+    params = {p.get("name"): p.get("value") for p in root.iter("Parameter")}
+    turn = app.extensions["ivr"].listening.turn(params["call_sid"], int(params["seq"]))
+    assert turn is not None and turn.matches(params["call_sid"], params["token"])
+    assert turn.prompts == (({"say": "정전 신고는 1번을 누르시거나 말씀해 주세요.", "voice": "", "language": "ko-KR"},)
+                            if in_stream else ())

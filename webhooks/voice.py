@@ -106,7 +106,7 @@ def _stream_prompts(gather: Gather) -> tuple[dict[str, str], ...] | None:
     for prompt in gather.prompts:
         if isinstance(prompt, Pause):
             parts.append({"pause": str(prompt.seconds)})
-        elif isinstance(prompt, Say) and prompt.tts is Tts.LOCAL and prompts.ulaw(prompt):
+        elif isinstance(prompt, Say) and prompt.tts is Tts.LOCAL and prompts.ready(prompt):
             parts.append({"say": prompt.text, "voice": prompt.voice or "", "language": prompt.language or ""})
         else:
             return None
