@@ -41,6 +41,7 @@ class Settings:
     session_ttl: int = 4 * 3600
     calllog_ttl: int = 30 * 86400
     api_token: str = ""
+    secret_key: str = ""
     trust_proxy: int = 0
     services: dict[str, str] = field(default_factory=dict)
     twilio_api_url: str | None = None
@@ -71,6 +72,7 @@ class Settings:
             session_ttl=_int(env, "IVR_SESSION_TTL", 4 * 3600),
             calllog_ttl=_int(env, "IVR_CALLLOG_TTL", 30 * 86400),
             api_token=env.get("IVR_API_TOKEN", ""),
+            secret_key=env.get("IVR_SECRET_KEY", ""),
             trust_proxy=_int(env, "IVR_TRUST_PROXY", 0),
             services=services,
             twilio_api_url=(env.get("TWILIO_API_URL") or "").rstrip("/") or None,

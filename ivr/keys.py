@@ -47,3 +47,14 @@ AGENT_TOKEN_OF = f"{PREFIX}agent-token-of"
 def listen_turn(call_sid: str, seq: int) -> str:
     """A speech prompt of a call: what it listens for, and what the media stream heard."""
     return f"{PREFIX}call:{{{call_sid}}}:listen:{seq}"
+
+# Console accounts: one hash per account and the set of usernames.
+ACCOUNTS = f"{PREFIX}accounts"
+
+
+def account(username: str) -> str:
+    return f"{PREFIX}account:{username}"
+
+
+# The key signing console session cookies when IVR_SECRET_KEY is not set (shared by every web process).
+SECRET_KEY = f"{PREFIX}secret-key"

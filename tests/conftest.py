@@ -4,6 +4,7 @@ around every test as rq's own tests do."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,63 @@ def scheduled_jobs(redis):
         return sorted(job.func_name.rsplit(".", 1)[-1] for job in Job.fetch_many(ids, connection=redis) if job)
 
     return names
+
+
+# -- browser tests -------------------------------------------------------------------------------------------------
+#: Where browser tests save a screenshot of each page they visit, for review (printed at the end of the run).
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+#: Debian's chromium, started as the machine's closed network needs (no background connections, no sandbox as root).
+CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the run, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies) and page; Playwright's expectations wait up to 10 s."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """``screenshot(page, "agent-offer")`` saves artifacts/screenshots/agent-offer.png (whole page)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def sign_in():
+    """``sign_in(page, base_url, username)`` fills the sign-in form as a person would (keyboard only) and waits
+    for the first page after it."""
+
+    def go(page, base_url: str, username: str, password: str = PASSWORD) -> None:
+        page.goto(base_url + "/login")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_label("Password").press("Enter")
+        page.wait_for_url(lambda url: "/login" not in url)
+
+    return go

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import agents, api, callbacks, media, prompts as prompt_audio, voice
+    from webhooks import agents, api, auth, callbacks, media, pages, prompts as prompt_audio, voice
     app.register_blueprint(voice.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(media.bp)
@@ -124,6 +124,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     app.register_blueprint(prompt_audio.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(agents.bp)
+    auth.init_app(app)
+    pages.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

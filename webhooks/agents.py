@@ -11,12 +11,14 @@ from typing import Any, Callable
 from flask import Blueprint, current_app, g, jsonify, request
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from ivr.accounts import Role
 from ivr.agents import AgentTokens
 from ivr.engine import CallState
 from ivr.jobs import schedule_presence_check
 from ivr.twilio_rest import CallGone, TwilioRestError
 from routing import keys as keys_rt
 from routing.acd import Agent, AgentStatus, Outcome
+from webhooks.auth import session_role
 from webhooks.security import public_url
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agent")
@@ -30,15 +32,22 @@ def services() -> Any:
 
 
 def agent_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """``Authorization: Bearer <agent token>``; the agent's id goes to ``g.agent_id``."""
+    """``Authorization: Bearer <agent token>``, or a signed-in agent's console session (whose unsafe requests
+    must carry the CSRF token); the agent's id goes to ``g.agent_id``."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         given = request.headers.get("Authorization", "")
         token = given[7:] if given.startswith("Bearer ") else request.args.get("access_token", "")  # EventSource
         agent_id = AgentTokens(services().redis).agent_for(token) if token else None
+        if not token:
+            account = session_role(Role.AGENT)
+            agent_id = account.agent_id if account else None
         if agent_id is None:
-            return jsonify(error="missing or unknown agent token"), 401
+            return jsonify(error="missing or unknown agent token (or sign in as an agent)"), 401
+        if services().calls.router.agent(agent_id) is None:
+            return jsonify(error=f"agent '{agent_id}' is not registered for routing: ask a supervisor to add "
+                                 "them ('ivr agents add')"), 403
         g.agent_id = agent_id
         services().calls.router.touch(agent_id)  # every request from the console counts as presence
         return view(*args, **kwargs)

@@ -1,0 +1,66 @@
+"""What every console page shares: the navigation each role sees, the home page, HTML error pages.
+
+Each console blueprint adds its own entries with :func:`add_nav` when it is registered, so the base template
+links only to pages that exist and that the signed-in role may open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+
+from ivr.accounts import Role
+from webhooks.auth import role_required, signed_in_account
+
+bp = Blueprint("pages", __name__)
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    endpoint: str
+    label: str
+    roles: tuple[Role, ...]
+
+
+def add_nav(app: Flask, endpoint: str, label: str, *roles: Role) -> None:
+    """Link ``endpoint`` in the navigation of accounts with one of ``roles`` (in the order added)."""
+    app.extensions.setdefault("ivr_nav", []).append(NavEntry(endpoint, label, roles))
+
+
+def nav_for(role: Role) -> list[NavEntry]:
+    return [entry for entry in current_app.extensions.get("ivr_nav", []) if role in entry.roles]
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def console_context() -> dict[str, Any]:
+        account = signed_in_account()
+        return {"account": account, "nav": nav_for(account.role) if account else []}
+
+    for code, title, message in ((403, "Not allowed", "Your role may not open this page."),
+                                 (404, "Not found", "There is no such page.")):
+        app.register_error_handler(code, _html_error(code, title, message))
+
+
+def _html_error(code: int, title: str, message: str) -> Any:
+    def handler(error: Any) -> Any:
+        if request.path.startswith(("/api/", "/twilio/", "/prompts/")):
+            from flask import jsonify
+            return jsonify(error=getattr(error, "description", message)), code
+        return render_template("error.html", title=title, message=message), code
+
+    return handler
+
+
+@bp.get("/")
+@role_required(Role.AGENT, Role.SUPERVISOR)
+def home() -> Any:
+    """The signed-in account's first page: the first entry of its navigation."""
+    entries = nav_for(signed_in_account().role)  # type: ignore[union-attr]
+    if entries:
+        return redirect(url_for(entries[0].endpoint))
+    return render_template("error.html", title="Nothing here yet", message="No console page is set up."), 200
