@@ -97,6 +97,37 @@ class CallLog:
         self.add_steps(call_sid, [{"flow": "", "node": "", "kind": "routing", "outcome": outcome, "agent": agent,
                                    "at": at}])
 
+    def agent_accepted(self, call_sid: str, agent: str, at: float) -> None:
+        """``agent`` took the call (summary fields ``agent`` and ``accepted_at``; the agent's call history)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(keys.call_summary(call_sid), mapping={"agent": agent, "accepted_at": at})
+        pipe.zadd(keys.agent_calls(agent), {call_sid: at})
+        pipe.zremrangebyscore(keys.agent_calls(agent), "-inf", at - self.ttl)
+        pipe.expire(keys.agent_calls(agent), self.ttl)
+        self.add_steps(call_sid, [{"flow": "", "node": "", "kind": "routing", "outcome": "accepted", "agent": agent,
+                                   "at": at}], pipe=pipe)
+        pipe.execute()
+
+    def wrap_up(self, call_sid: str, agent: str, disposition: str, notes: str, at: float) -> None:
+        """The agent's after-call record: summary fields ``agent_disposition``, ``agent_notes``,
+        ``wrapped_up_at`` and a ``wrap-up`` step (a later wrap-up of the same call replaces the summary fields)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(keys.call_summary(call_sid), mapping={"agent_disposition": disposition, "agent_notes": notes,
+                                                        "wrapped_up_at": at})
+        self.add_steps(call_sid, [{"flow": "", "node": "", "kind": "wrap-up", "outcome": "wrapped-up",
+                                   "agent": agent, "disposition": disposition, "notes": notes, "at": at}], pipe=pipe)
+        pipe.execute()
+
+    def agent_calls(self, agent: str, since: float, until: float = float("inf")) -> list[dict[str, Any]]:
+        """Summaries of the calls ``agent`` accepted in ``[since, until]``, newest first."""
+        sids = self.redis.zrevrangebyscore(keys.agent_calls(agent), until, since)
+        if not sids:
+            return []
+        pipe = self.redis.pipeline()
+        for sid in sids:
+            pipe.hgetall(keys.call_summary(_decode(sid)))
+        return [self._summary(summary) for summary in pipe.execute() if summary]
+
     def finish(self, call_sid: str, *, status: str, disposition: str | None, duration: int, ended_at: float,
                pipe: redis_lib.client.Pipeline | None = None) -> bool:
         """Record the call's final status; True when it changed the record (idempotent, order-proof). On
@@ -159,7 +190,7 @@ class CallLog:
         record: dict[str, Any] = {_decode(k): _decode(v) for k, v in raw.items()}
         record.pop("status_rank", None)
         record.pop("transcript_final", None)
-        for field in ("started_at", "ended_at", "transcript_confidence"):
+        for field in ("started_at", "ended_at", "transcript_confidence", "accepted_at", "wrapped_up_at"):
             if field in record:
                 record[field] = float(record[field])
         for field in ("version", "duration"):

@@ -58,3 +58,8 @@ def account(username: str) -> str:
 
 # The key signing console session cookies when IVR_SECRET_KEY is not set (shared by every web process).
 SECRET_KEY = f"{PREFIX}secret-key"
+
+
+def agent_calls(agent_id: str) -> str:
+    """Calls an agent accepted, scored by when (their history of the day in the console)."""
+    return f"{PREFIX}agent:{agent_id}:calls"

@@ -86,6 +86,24 @@ def test_expired_calls_leave_the_index(redis):
     assert log.list() == [] and redis.zcard(keys.CALL_INDEX) == 0
 
 
+def test_agent_history_and_wrap_up(redis):
+    log = CallLog(redis, ttl=600)
+    for i, sid in enumerate(["CA1", "CA2", "CA3"]):
+        log.start(sid, caller=f"+1555000{i}", called="+2", flow="main", version=1, started_at=1000.0 + i)
+    log.agent_accepted("CA1", "ana", 1010.0)
+    log.agent_accepted("CA2", "ana", 1020.0)
+    log.agent_accepted("CA3", "ben", 1030.0)
+    log.wrap_up("CA2", "ana", "resolved", "refund <sent>", 1050.0)
+    assert [c["call_sid"] for c in log.agent_calls("ana", since=1000.0)] == ["CA2", "CA1"]
+    assert [c["call_sid"] for c in log.agent_calls("ana", since=1015.0)] == ["CA2"]
+    record = log.get("CA2")
+    assert (record["agent"], record["accepted_at"], record["agent_disposition"], record["agent_notes"],
+            record["wrapped_up_at"]) == ("ana", 1020.0, "resolved", "refund <sent>", 1050.0)
+    assert [(s["kind"], s["outcome"]) for s in record["steps"]] == [("routing", "accepted"),
+                                                                     ("wrap-up", "wrapped-up")]
+    assert record["steps"][1]["notes"] == "refund <sent>"
+
+
 # -- flow versions -------------------------------------------------------------------------------------------------
 def test_publish_history_and_identical_publish(redis):
     store = FlowStore(redis)

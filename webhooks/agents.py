@@ -144,6 +144,7 @@ def accept(reservation: str):
         for again in router.requeue(offer.call_sid):
             svc.calls.offered(again)
         return jsonify(error=f"could not connect the call: {e}"), 502
+    svc.calllog.agent_accepted(offer.call_sid, g.agent_id, _now_ms() / 1000)
     return jsonify(accepted=True, call_sid=offer.call_sid)
 
 
