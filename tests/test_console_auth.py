@@ -51,6 +51,13 @@ def test_pages_and_console_apis_need_a_session(app):
     assert client.get("/api/queues").status_code == 401
 
 
+def test_pages_allow_only_our_own_scripts_and_are_never_framed(app):
+    headers = app.test_client().get("/login").headers
+    assert "script-src 'self';" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_wrong_password_is_refused_without_saying_which_part(app):
     client = app.test_client()
     response = _sign_in(client, "sam", "not the password")
