@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     app.register_blueprint(agents.bp)
     auth.init_app(app)
     pages.init_app(app)
+    from webhooks import wallboard; wallboard.init_app(app)  # first console page: the supervisors' start page
 
     @app.get("/healthz")
     def healthz() -> Any:
