@@ -22,7 +22,7 @@ from ivr.accounts import AccountStore, Role
 from ivr.agents import AgentTokens
 from ivr.config import Settings
 from ivr.jobs import QUEUE_NAME, startup_sweep
-from ivr.simulator import LoopbackServer
+from ivr.simulator import LoopbackServer, TwilioRestStandIn
 from ivr.wallboard import WallboardHistory, schedule_sampling, take_sample
 from routing.acd import Agent, AgentStatus
 from webhooks import create_app
@@ -35,7 +35,14 @@ QUEUES = ["billing", "collections", "general", "outages"]
 
 
 @pytest.fixture
-def app(redis, tmp_path):
+def rest():
+    """Twilio's REST API stand-in: accepting an offer redirects the live call through it."""
+    with TwilioRestStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def app(redis, tmp_path, rest):
     """The sample flows with the office always open (the tests run at any hour, on the real clock), Ana (an
     English agent, on break: signed in, not taking calls), supervisor Sam and agent account ana."""
     flows = tmp_path / "flows"
@@ -43,7 +50,8 @@ def app(redis, tmp_path):
     main = yaml.safe_load((flows / "main.yaml").read_text())
     main["schedules"]["office"] = {"timezone": "UTC", "weekly": {"mon-sun": "00:00-24:00"}}
     (flows / "main.yaml").write_text(yaml.safe_dump(main, allow_unicode=True, sort_keys=False))
-    settings = replace(Settings(), twilio_auth_token=TWILIO_TOKEN, flows_dir=flows, api_token=API_TOKEN)
+    settings = replace(Settings(), twilio_auth_token=TWILIO_TOKEN, flows_dir=flows, api_token=API_TOKEN,
+                       twilio_api_url=rest.url)
     app = create_app(settings, redis_client=redis)
     router = app.extensions["ivr"].calls.router
     router.register(Agent("ana", "Ana Lopez", {"english": 5, "billing": 4}, ("en",), 1, "client:ana"))
@@ -207,12 +215,14 @@ def test_the_stream_says_when_to_reconnect(app):
 
 
 # -- in the browser ------------------------------------------------------------------------------------------------
-def test_a_supervisor_watches_agents_and_callers_live(app, redis, page, sign_in, screenshot, run_due_jobs):
+def test_a_supervisor_watches_agents_and_callers_live(app, redis, rest, page, sign_in, screenshot, run_due_jobs):
     from playwright.sync_api import expect
 
     schedule_sampling(redis)
     run_due_jobs("sample_wallboard")  # a sample with nobody waiting
-    token = AgentTokens(redis).issue("ana")
+    agent = {"Authorization": f"Bearer {AgentTokens(redis).issue('ana')}"}
+    caller = "CA" + "1" * 32
+    rest.live(caller)
     with LoopbackServer(app) as server:
         sign_in(page, server.base_url, "sam")
         assert urlsplit(page.url).path == "/wallboard"  # the supervisors' start page
@@ -225,7 +235,7 @@ def test_a_supervisor_watches_agents_and_callers_live(app, redis, page, sign_in,
         expect(ana.locator(".badge")).to_have_text("break")
         expect(ana).to_contain_text("billing 4, english 5")
 
-        queued_caller(server.base_url, "CA" + "1" * 32)  # nobody takes calls: the caller waits
+        queued_caller(server.base_url, caller)  # nobody takes calls: the caller waits
         expect(general.locator("td").first).to_have_text("1")
         longest = general.locator("td").nth(1)
         expect(longest).to_have_text(re.compile(r"^0m \d\ds$"))
@@ -236,22 +246,33 @@ def test_a_supervisor_watches_agents_and_callers_live(app, redis, page, sign_in,
 
         run_due_jobs("sample_wallboard")  # a sample with the caller waiting
         requests.post(server.base_url + "/api/agent/status", json={"status": "available"}, timeout=10,
-                      headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+                      headers=agent).raise_for_status()
         expect(ana.locator(".badge")).to_have_text("available")
         expect(ana.locator("td").nth(2)).to_have_text("1 of 1")  # offered the waiting call
         expect(general.locator("td").first).to_have_text("0")
+        offers = requests.get(server.base_url + "/api/agent/offers", headers=agent, timeout=10).json()["offers"]
+        requests.post(f"{server.base_url}/api/agent/offers/{offers[0]['reservation']}/accept", headers=agent,
+                      timeout=10).raise_for_status()
+        expect(general.locator("td").nth(4)).to_have_text("1")  # answered today
+        expect(general.locator("td").nth(2)).to_have_text("100%")  # within the service level's 20 s
+        expect(general.locator("td").nth(3)).to_have_text("0%")  # abandon rate
+        expect(general.locator("td").nth(6)).to_have_text(re.compile(r"^0m \d\ds$"))  # average speed of answer
+        run_due_jobs("sample_wallboard")  # a sample after the answer: service level 100%
 
         page.reload()  # the chart reads the history when the page opens (and each minute)
-        page.get_by_label("Queue").select_option("general")
+        page.get_by_label("Queue", exact=True).select_option("general")
         page.get_by_text("Show the chart's figures as a table").click()
         rows = page.locator("#wb-history-table tbody tr")
-        expect(rows).to_have_count(2)
+        expect(rows).to_have_count(3)
         expect(rows.nth(0).locator("td").first).to_have_text("0")
         expect(rows.nth(1).locator("td").first).to_have_text("1")
+        expect(rows.nth(2).locator("td").last).to_have_text("100%")
         chart = page.get_by_role("img", name=re.compile("Calls waiting and service level in queue general"))
         expect(chart).to_be_visible()
-        expect(page.locator("#wb-chart circle.wb-mark-waiting")).to_have_count(2)
-        expect(page.locator("#wb-chart-desc")).to_contain_text("2 samples")
+        expect(page.locator("#wb-chart circle.wb-mark-waiting")).to_have_count(3)
+        expect(page.locator("#wb-chart rect.wb-mark-sl")).to_have_count(1)  # no service level before the answer
+        expect(page.locator("#wb-chart-desc")).to_contain_text("3 samples")
+        expect(page.locator("#wb-chart-desc")).to_contain_text("Service level at the last sample: 100%")
         expect(page.locator("#wb-chart-desc")).to_contain_text("ranged from 0 to 1")
         page.locator(".wb-figure").scroll_into_view_if_needed()
         screenshot(page, "wallboard-chart")

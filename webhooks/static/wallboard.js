@@ -34,9 +34,9 @@
     return share >= 0.8 ? "ok" : share >= 0.6 ? "warn" : "error";
   }
 
-  function utcTime(ms) {
-    const d = new Date(ms);
-    return `${String(d.getUTCHours()).padStart(2, "0")}:${String(d.getUTCMinutes()).padStart(2, "0")}`;
+  function utcTime(ms, seconds = false) {
+    const d = new Date(ms), two = (n) => String(n).padStart(2, "0");
+    return `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}` + (seconds ? `:${two(d.getUTCSeconds())}` : "");
   }
 
   /** A cell whose duration keeps ticking in the browser until the next snapshot. */
@@ -264,7 +264,7 @@
   function fillTable(queue, day, points) {
     $("wb-history-caption").textContent = queue ? `Samples of queue ${queue} on ${day} (UTC)` : `Samples on ${day}`;
     const rows = points.map((p) => ivr.el("tr", {},
-      ivr.el("th", { scope: "row" }, utcTime(p.at)),
+      ivr.el("th", { scope: "row" }, utcTime(p.at, true)),
       ivr.el("td", { class: "num" }, p.waiting),
       ivr.el("td", { class: "num" }, p.waiting ? ivr.duration(p.longest_wait_s * 1000) : none()),
       ivr.el("td", { class: "num" }, p.service_level === null ? none() : percent(p.service_level))));
