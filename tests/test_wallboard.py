@@ -223,6 +223,8 @@ def test_a_supervisor_watches_agents_and_callers_live(app, redis, rest, page, si
     agent = {"Authorization": f"Bearer {AgentTokens(redis).issue('ana')}"}
     caller = "CA" + "1" * 32
     rest.live(caller)
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
     with LoopbackServer(app) as server:
         sign_in(page, server.base_url, "sam")
         assert urlsplit(page.url).path == "/wallboard"  # the supervisors' start page
@@ -276,6 +278,7 @@ def test_a_supervisor_watches_agents_and_callers_live(app, redis, rest, page, si
         expect(page.locator("#wb-chart-desc")).to_contain_text("ranged from 0 to 1")
         page.locator(".wb-figure").scroll_into_view_if_needed()
         screenshot(page, "wallboard-chart")
+    assert script_errors == []
 
 
 def test_the_page_shows_when_the_stream_is_lost_and_back(app, page, sign_in, monkeypatch):
