@@ -179,6 +179,9 @@ def decline(reservation: str):
 #: lost, and a sync worker is not held for longer than this.
 STREAM_SECONDS = 25
 HEARTBEAT_SECONDS = 10
+#: One blocking read waits at most this long: less than the Redis client's socket timeout (2 s, ivr.redisserver),
+#: which would otherwise end a quiet stream with a TimeoutError.
+BLOCK_MS = 1000
 
 
 @bp.get("/events")
@@ -201,14 +204,17 @@ def events():
         for offer in router.offers_for(agent_id):
             yield _sse(None, "offer", {"reservation": offer.reservation, "call_sid": offer.call_sid,
                                        "expires": offer.expires})
+        beat = time.monotonic()
         while time.monotonic() < deadline:
-            batch = router.events(agent_id, after, block_ms=HEARTBEAT_SECONDS * 1000)
-            router.touch(agent_id)  # an open console is a present agent
-            if not batch:
-                yield ": keep-alive\n\n"
+            batch = router.events(agent_id, after, block_ms=BLOCK_MS)
             for event_id, kind, data in batch:
                 after = event_id
                 yield _sse(event_id, kind, data)
+            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                beat = time.monotonic()
+                router.touch(agent_id)  # an open console is a present agent
+                if not batch:
+                    yield ": keep-alive\n\n"
 
     return current_app.response_class(stream(), mimetype="text/event-stream",
                                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

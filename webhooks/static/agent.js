@@ -122,6 +122,7 @@
     const id = `offer-${offer.reservation}`;
     const data = Object.entries(offer.data || {});
     const said = offer.said || [];
+    const path = offer.path.filter((node, i, all) => i === 0 || all[i - 1] !== node);  // a node once per visit
     return ivr.el("article", { class: "offer", id, "aria-labelledby": `${id}-title`, "data-reservation": offer.reservation },
       ivr.el("h3", { id: `${id}-title`, tabindex: "-1" }, `Call from ${offer.caller || "an unknown number"}`),
       ivr.el("p", { class: "ringing-label" }, "Ringing"),
@@ -131,17 +132,17 @@
         ivr.el("dt", {}, "Queue"), ivr.el("dd", {}, offer.queue || "unknown"),
         ivr.el("dt", {}, "Time to answer"),
         ivr.el("dd", {}, ivr.el("span", { class: "countdown", role: "timer", "data-expires": offer.expires }, ""))),
-      section("Path through the flow", offer.path.length
-        ? ivr.el("ol", { class: "path" }, offer.path.map((node) => ivr.el("li", {}, node)))
+      section("Path through the flow", path.length
+        ? ivr.el("ol", { class: "path" }, path.map((node) => ivr.el("li", {}, node)))
         : ivr.el("p", { class: "muted" }, "No steps recorded.")),
       section("What the caller said", said.length
         ? ivr.el("ul", { class: "said" }, said.map((s) => ivr.el("li", {},
             ivr.el("q", {}, s.text), " ", ivr.el("span", { class: "muted" },
               `at ${s.node}` + (s.intent ? `, understood as ${s.intent}` : "") +
-              (typeof s.confidence === "number" ? `, confidence ${Math.round(s.confidence * 100)}%` : ""))))
+              (typeof s.confidence === "number" ? `, confidence ${Math.round(s.confidence * 100)}%` : "")))))
         : ivr.el("p", { class: "muted" }, "Nothing spoken: the caller used the keypad.")),
       section("Collected data", data.length
-        ? ivr.el("dl", { class: "collected" }, data.map(([k, v]) => [ivr.el("dt", {}, k),
+        ? ivr.el("dl", { class: "collected" }, data.flatMap(([k, v]) => [ivr.el("dt", {}, k),
             ivr.el("dd", {}, typeof v === "object" ? JSON.stringify(v) : String(v))]))
         : ivr.el("p", { class: "muted" }, "None.")),
       ivr.el("div", { class: "offer-actions" },
