@@ -89,12 +89,12 @@ def me():
     router = services().calls.router
     agent = router.agent(g.agent_id)
     status, load = router.status(g.agent_id)
-    now = time.time()
-    wrap_up = desk().pending_wrap_up(g.agent_id, now)
+    now, agent_desk = time.time(), desk()
+    wrap_up = agent_desk.pending_wrap_up(g.agent_id, now)
     return jsonify(id=agent.id, name=agent.name, skills=dict(agent.skills), languages=list(agent.languages),
                    capacity=agent.capacity, status=status.value, load=load,
                    status_since=router.status_since(g.agent_id), now=int(now * 1000),
-                   choices=[choice.value for choice in AGENT_CHOICES], call=desk().current_call(g.agent_id, now),
+                   choices=[choice.value for choice in AGENT_CHOICES], call=agent_desk.current_call(g.agent_id, now),
                    wrap_up=wrap_up.to_dict() if wrap_up else None,
                    offers=[o.reservation for o in router.offers_for(g.agent_id)])
 
