@@ -305,6 +305,7 @@ def test_a_change_based_on_an_old_version_is_refused_with_409(app):
 
 def test_the_store_refuses_a_stale_switch_even_after_the_first_look(app):
     """The check-and-switch is one Redis transaction: a version made live between the look and the switch wins."""
+    from ivr import keys
     from ivr.errors import StaleVersionError
 
     repo = app.extensions["ivr"].repo
@@ -313,7 +314,7 @@ def test_the_store_refuses_a_stale_switch_even_after_the_first_look(app):
     original = repo.store._files
 
     def sneaky(v):  # runs inside publish after the first look at the live version
-        redis.set("ivr:{flows}:current", version + 100)
+        redis.set(keys.FLOWS_CURRENT, version + 100)
         return original(v)
 
     repo.store._files = sneaky
@@ -426,3 +427,129 @@ def test_try_this_draft_appears_only_when_its_endpoint_exists(redis, tmp_path):
     with_try = _signed_in(make(True)).get("/flows/edit/main.yaml").get_data(as_text=True)
     assert 'action="/flows/try"' in with_try and "Try this draft" in with_try
     assert 'name="file"' in with_try and 'name="source"' in with_try and 'name="csrf_token"' in with_try
+
+
+# -- in a real browser ------------------------------------------------------------------------------------------
+def test_a_supervisor_edits_publishes_and_rolls_back_in_the_browser(app, page, screenshot, sign_in):
+    from playwright.sync_api import expect
+
+    from ivr.simulator import LoopbackServer
+
+    version, live = _live(app)
+    original = live["english.yaml"]
+    broken = _broken_english(live)
+    error_line = broken.splitlines().index("      else: read_balanse") + 1
+    suspended = "Your service is currently suspended."
+    fixed = original.replace(suspended, "Your service is suspended for now.")
+    with LoopbackServer(app) as server:
+        sign_in(page, server.base_url, "sam")
+        expect(page.get_by_role("heading", name="Flows", exact=True)).to_be_visible()  # a supervisor's first page
+        expect(page.get_by_role("heading", name=f"Live version v{version}")).to_be_visible()
+        expect(page.get_by_role("row", name=re.compile(r"^english english\.yaml"))).to_contain_text("en-US")
+        screenshot(page, "flows-list")
+
+        page.get_by_role("link", name="Diagram of english").click()
+        expect(page.get_by_role("heading", name=re.compile("^Flow english"))).to_be_visible()
+        expect(page.locator("#diagram svg #node-main_menu")).to_be_visible()
+        page.get_by_label("Find a node").fill("identified")
+        page.get_by_label("Find a node").press("Enter")
+        expect(page.locator("#node-find-result")).to_have_text("Showing node identified.")
+        expect(page.locator("#node-identified")).to_have_class(re.compile(r"\bfound\b"))
+        expect(page.locator("#node-identified a")).to_be_focused()
+        screenshot(page, "flow-diagram")
+
+        page.get_by_role("link", name="Edit english.yaml").click()
+        editor = page.get_by_label("YAML", exact=True)
+        expect(page.locator("#check-summary")).to_have_text("No errors, 2 warnings.")  # checked on opening
+        # Tab indents inside the editor; Escape then Tab leaves it
+        editor.evaluate("e => { e.focus(); e.setSelectionRange(e.value.length, e.value.length); }")
+        page.keyboard.press("Tab")
+        assert editor.input_value().endswith("\n  ")
+        page.keyboard.press("Escape")
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("button", name="Check")).to_be_focused()
+
+        editor.fill(broken)  # no button pressed: the check runs on a short pause after typing
+        problem = page.get_by_role("button", name=re.compile(rf"^line {error_line}: nodes\.identified\.branch\.else: "
+                                                            r"no node 'read_balanse' \(did you mean 'read_balance'"))
+        expect(problem).to_be_visible()
+        expect(page.locator("#check-summary")).to_contain_text("1 error")
+        expect(editor).to_have_attribute("aria-invalid", "true")
+        expect(editor).to_have_attribute("aria-describedby", re.compile(r"\bdiagnostics\b"))
+        expect(page.locator(f'#flow-gutter .gutter-line[data-line="{error_line}"]')).to_have_text(f"! {error_line}")
+        expect(page.locator("#flow-gutter .has-error")).to_have_count(1)
+        problem.focus()
+        page.keyboard.press("Enter")  # jumps to the line
+        expect(editor).to_be_focused()
+        offset = len("\n".join(broken.splitlines()[: error_line - 1])) + 1
+        assert editor.evaluate("e => e.selectionStart") == offset
+        assert page.locator("#flow-gutter").evaluate("g => g.scrollTop") == editor.evaluate("e => e.scrollTop")
+        screenshot(page, "flow-editor-error")
+
+        # publishing is refused while there are errors
+        page.get_by_role("button", name="Review & publish").click()
+        expect(page.locator("#review")).to_be_hidden()
+        expect(page.locator("#check-summary")).to_contain_text("cannot be published")
+
+        editor.fill(fixed)
+        page.get_by_role("button", name="Check").click()
+        expect(page.locator("#check-summary")).to_have_text("No errors, 2 warnings.")
+        expect(editor).not_to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#flow-gutter .has-error")).to_have_count(0)
+        page.get_by_role("button", name="Review & publish").click()
+        expect(page.get_by_role("heading", name="Review & publish")).to_be_focused()
+        diff = page.locator("#diff pre.diff")
+        expect(diff.locator(".diff-removed")).to_have_text(f'-    say: "{suspended} Let me connect you with our '
+                                                           'collections team."')
+        expect(diff.locator(".diff-added")).to_have_text('+    say: "Your service is suspended for now. Let me '
+                                                         'connect you with our collections team."')
+        page.get_by_label("What changed").fill("shorter suspension notice")
+        screenshot(page, "flow-publish-diff")
+        page.get_by_role("button", name="Publish", exact=True).click()
+
+        page.wait_for_url(server.base_url + "/flows")
+        expect(page.get_by_role("status").first).to_contain_text(f"Version {version + 1} is live")
+        live_row = page.locator("table.flows-history tr.live")
+        expect(live_row).to_contain_text(f"v{version + 1}")
+        expect(live_row).to_contain_text("sam")
+        expect(live_row).to_contain_text("shorter suspension notice")
+        assert app.extensions["ivr"].repo.store.get(version + 1)["english.yaml"] == fixed
+
+        page.get_by_role("link", name=f"Roll back to v{version}").click()
+        expect(page.get_by_role("heading", name=f"Roll back to v{version}")).to_be_visible()
+        expect(page.locator("pre.diff .diff-added")).to_contain_text(suspended)
+        page.get_by_role("button", name=f"Roll back to v{version}").click()
+        expect(page.get_by_role("status").first).to_contain_text(f"Version {version} is live again")
+        expect(live_row).to_contain_text("rollback")
+        expect(live_row.locator("th")).to_contain_text(f"v{version}")
+    assert app.extensions["ivr"].repo.store.current_version() == version
+
+
+def test_a_40_node_diagram_in_the_browser(app, page, screenshot, sign_in):
+    from playwright.sync_api import expect
+
+    from ivr.simulator import LoopbackServer
+
+    _version, live = _live(app)
+    text, _expected = big_flow(40)
+    _publish(app, {**live, "big.yaml": text})
+    with LoopbackServer(app) as server:
+        sign_in(page, server.base_url, "sam")
+        page.goto(server.base_url + "/flows/diagram/big")
+        expect(page.locator("#diagram svg g.node[id^='node-']")).to_have_count(40)
+        expect(page.locator("#diagram svg g.edge")).to_have_count(len(_expected) + 1)
+        expect(page.locator("#node-n0")).to_be_in_viewport()  # the diagram opens on its entry
+        screenshot(page, "flow-diagram-40")
+        page.get_by_role("button", name="Fit whole flow").click()
+        expect(page.get_by_role("button", name="Fit whole flow")).to_have_attribute("aria-pressed", "true")
+        box, frame = page.locator("#diagram svg").bounding_box(), page.locator("#diagram").bounding_box()
+        assert box["height"] <= frame["height"] and box["width"] <= frame["width"]  # all of it, no scrolling
+        screenshot(page, "flow-diagram-40-fit")
+        page.get_by_role("button", name="Fit whole flow").click()
+        page.get_by_role("row", name=re.compile(r"^n39 ")).get_by_role("button", name="Show in diagram").click()
+        expect(page.locator("#node-n39")).to_be_in_viewport()
+        page.locator("#node-n39 a").click()  # a node leads to the editor at its line
+        expect(page.get_by_label("YAML", exact=True)).to_be_focused()
+        line = text.splitlines().index("  n39:") + 1
+        offset = len("\n".join(text.splitlines()[: line - 1])) + 1
+        assert page.get_by_label("YAML", exact=True).evaluate("e => e.selectionStart") == offset

@@ -198,10 +198,21 @@ const flowsEditor = {
 const flowsDiagram = {
   init(figure) {
     this.figure = figure;
+    const entry = document.getElementById(`node-${figure.dataset.start}`);
+    if (entry) {  // open on the entry node (a wide flow may have it far from the left edge)
+      const box = entry.getBoundingClientRect(), frame = figure.getBoundingClientRect();
+      figure.scrollLeft += box.left + box.width / 2 - (frame.left + frame.width / 2);
+    }
     const finder = document.getElementById("node-finder");
     finder.addEventListener("submit", (event) => {
       event.preventDefault();
       this.show(document.getElementById("node-find").value.trim());
+    });
+    const fit = document.getElementById("fit-toggle");
+    fit.addEventListener("click", () => {  // the whole graph in the window, or drawn at its own size
+      const on = fit.getAttribute("aria-pressed") !== "true";
+      fit.setAttribute("aria-pressed", String(on));
+      figure.classList.toggle("fit", on);
     });
     for (const button of document.querySelectorAll("button.show-node")) {
       button.addEventListener("click", () => this.show(button.dataset.node));
