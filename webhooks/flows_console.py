@@ -117,7 +117,12 @@ def _bad_request(error: _BadRequest) -> Any:
 def index() -> Any:
     """The live version's files and the history of publishes and rollbacks."""
     version, sources = _live()
-    files = summaries(_bundle_or_404(version), sources) if version is not None else []
+    files = []
+    if version is not None:
+        try:
+            files = summaries(_repo().bundle(version), sources)
+        except FlowError:  # published under older rules: the history (and rollback) still work
+            files = []
     return render_template("flows/index.html", title="Flows", version=version, files=files,
                            history=_repo().store.history(limit=50))
 
