@@ -443,7 +443,8 @@ def test_a_supervisor_edits_publishes_and_rolls_back_in_the_browser(app, page, s
     fixed = original.replace(suspended, "Your service is suspended for now.")
     with LoopbackServer(app) as server:
         sign_in(page, server.base_url, "sam")
-        expect(page.get_by_role("heading", name="Flows", exact=True)).to_be_visible()  # a supervisor's first page
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Flows").click()
+        expect(page.get_by_role("heading", name="Flows", exact=True)).to_be_visible()
         expect(page.get_by_role("heading", name=f"Live version v{version}")).to_be_visible()
         expect(page.get_by_role("row", name=re.compile(r"^english english\.yaml"))).to_contain_text("en-US")
         screenshot(page, "flows-list")

@@ -126,8 +126,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     app.register_blueprint(agents.bp)
     auth.init_app(app)
     pages.init_app(app)
-    import webhooks.flows_console
-    webhooks.flows_console.init_app(app)
+    from webhooks import wallboard; wallboard.init_app(app)  # first console page: the supervisors' start page
+    from webhooks import flows_console; flows_console.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:
