@@ -126,6 +126,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     app.register_blueprint(agents.bp)
     auth.init_app(app)
     pages.init_app(app)
+    from webhooks import accounts_console, history  # console pages: call history, accounts
+    history.init_app(app)
+    accounts_console.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:
