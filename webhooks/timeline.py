@@ -86,7 +86,7 @@ def seconds(value: Any) -> str:
 def offset(at: Any, started: float) -> str:
     if at in (None, ""):
         return ""
-    return f"+{max(0.0, float(at) - started):.1f} s"
+    return f"+{max(0.0, float(at) - started):.1f}s"
 
 
 def outcome_label(record: Mapping[str, Any]) -> str:
