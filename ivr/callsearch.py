@@ -64,6 +64,7 @@ def outcome_of(record: dict[str, Any]) -> Outcome:
 
 
 def digits(text: str) -> str:
+    """Only the digits of a phone number: ``+1 (555) 123`` → ``1555123``."""
     return re.sub(r"[^0-9]", "", text)
 
 

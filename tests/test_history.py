@@ -95,6 +95,7 @@ def test_results_come_in_pages(app, client, monkeypatch):
     first = client.get("/calls?tz=UTC")
     assert listed(first) == [app.calls.voicemail, app.calls.balance, app.calls.abandoned]
     older = re.search(r'href="([^"]+)" rel="next">Older calls', first.get_data(as_text=True)).group(1)
+    assert html.unescape(older) == "/calls?tz=UTC&page=2"
     second = client.get(html.unescape(older))
     assert listed(second) == [app.calls.self_service]
     assert "Older calls" not in second.get_data(as_text=True) and "Newer calls" in second.get_data(as_text=True)
@@ -119,14 +120,17 @@ def test_a_search_over_too_many_calls_asks_to_narrow_it(app, client, monkeypatch
     ("number=%2B", "number", "Enter some digits"),
     ("outcome=lost", "outcome", "Unknown outcome 'lost'"),
     ("tz=Mars/Olympus", "tz", "Unknown timezone"),
+    ("page=0", "page", "Page: Number must be between 1 and 1000."),
 ])
 def test_bad_searches_are_explained(client, query, field, message):
     page = client.get(f"/calls?{query}")
     assert page.status_code == 400
     text = html.unescape(page.get_data(as_text=True))
     assert message in text and "The search was not run" in text
-    if field != "tz":  # the timezone is the page's own hidden field: its error shows in the alert
+    if field not in ("tz", "page"):  # not fields of the form: their errors show in the alert
         assert f'aria-describedby="{field}-error' in text and 'aria-invalid="true"' in text
+    if field == "page":  # the API pages with limit and offset
+        return
     api = client.get(f"/api/calls?{query}")
     assert api.status_code == 400
     assert message in api.get_json()["error"] and field in api.get_json()["fields"]

@@ -29,6 +29,8 @@ PAGE_SIZE = 25
 #: Calls one search reads at most (see :data:`ivr.callsearch.MAX_SCAN`).
 SEARCH_CAP = MAX_SCAN
 MAX_PAGE = 1000
+#: Query parameters of a search, carried from one page of results to the next.
+SEARCH_FIELDS = ("number", "from", "to", "outcome", "tz")
 CALL_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 NARROW = ("The search stopped after reading {scanned} calls: there may be more matches. Narrow it down with a "
           "shorter date range, a number or an outcome.")
@@ -127,7 +129,8 @@ def calls() -> Any:
     if not problems:
         page = form.page.data or 1
         result = search(form, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    # only the search's own parameters: never pass url_for() anything it would read as an option (_anchor...)
+    args = {name: request.args[name] for name in SEARCH_FIELDS if request.args.get(name)}
     pages = {}
     if result is not None:
         page = form.page.data or 1

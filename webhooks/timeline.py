@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from ivr.callsearch import Outcome, outcome_of
+from ivr.callsearch import outcome_of
 
 #: Step fields every row shows in its own columns.
 _FIXED = ("flow", "node", "kind", "outcome", "at")
@@ -65,6 +65,7 @@ def zone(name: str | None) -> ZoneInfo:
 
 
 def clock_time(epoch: Any, tz: ZoneInfo, *, date: bool = True) -> str:
+    """An epoch as ``YYYY-MM-DD HH:MM:SS`` (or only the time) in ``tz``; empty when there is none."""
     if epoch in (None, ""):
         return ""
     moment = datetime.fromtimestamp(float(epoch), timezone.utc).astimezone(tz)
@@ -84,12 +85,14 @@ def seconds(value: Any) -> str:
 
 
 def offset(at: Any, started: float) -> str:
+    """How long after the call's start: ``+12.5s``."""
     if at in (None, ""):
         return ""
     return f"+{max(0.0, float(at) - started):.1f}s"
 
 
 def outcome_label(record: Mapping[str, Any]) -> str:
+    """The outcome of a call summary, as words."""
     return outcome_of(dict(record)).label
 
 
@@ -145,6 +148,3 @@ def queue_wait(record: Mapping[str, Any]) -> QueueWait | None:
         return QueueWait(str(entered.get("queue") or ""), offset(since, started), "", "still waiting")
     return QueueWait(str(entered.get("queue") or ""), offset(since, started), seconds(until - since), how)
 
-
-def is_finished(record: Mapping[str, Any]) -> bool:
-    return outcome_of(dict(record)) is not Outcome.IN_PROGRESS
