@@ -12,6 +12,7 @@ from typing import Any
 import redis as redis_lib
 
 from ivr import keys
+from ivr.callsearch import BATCH, MAX_SCAN, CallQuery, SearchResult
 
 #: The order call statuses progress in; a callback never moves a call backwards.
 STATUS_RANK = {"queued": 0, "initiated": 0, "ringing": 1, "in-progress": 2, "completed": 3, "busy": 3,
@@ -188,6 +189,44 @@ class CallLog:
         if expired:
             self.redis.zrem(keys.CALL_INDEX, *expired)
         return calls
+
+    def search(self, query: CallQuery, *, limit: int = 50, offset: int = 0, cap: int = MAX_SCAN,
+               batch: int = BATCH) -> SearchResult:
+        """Calls matching ``query``, newest first: the page ``[offset, offset + limit)`` of the matches. Reads the
+        index over the query's time range in batches and stops once the page (and whether another follows) is
+        known, or after ``cap`` calls (``capped``: narrow the search). Expired entries are dropped from the index."""
+        high = query.until if query.until is not None else "+inf"
+        low = query.since if query.since is not None else "-inf"
+        needed = offset + limit + 1
+        matches: list[dict[str, Any]] = []
+        expired: list[Any] = []
+        position = scanned = 0
+        capped = False
+        while len(matches) < needed:
+            if scanned >= cap:
+                # the cap is only a problem when the range holds more calls than were read
+                capped = bool(self.redis.zrevrangebyscore(keys.CALL_INDEX, high, low, start=position, num=1))
+                break
+            sids = self.redis.zrevrangebyscore(keys.CALL_INDEX, high, low, start=position,
+                                               num=min(batch, cap - scanned))
+            if not sids:
+                break
+            position += len(sids)
+            pipe = self.redis.pipeline(transaction=False)
+            for sid in sids:
+                pipe.hgetall(keys.call_summary(_decode(sid)))
+            for sid, raw in zip(sids, pipe.execute(), strict=True):
+                scanned += 1
+                if not raw:
+                    expired.append(sid)
+                    continue
+                record = self._summary(raw)
+                if query.matches(record):
+                    matches.append(record)
+        if expired:  # only now: removing them while reading would shift the positions read next
+            self.redis.zrem(keys.CALL_INDEX, *expired)
+        return SearchResult(matches[offset:offset + limit], offset, limit, len(matches) > offset + limit, capped,
+                            scanned)
 
     @staticmethod
     def _summary(raw: dict[Any, Any]) -> dict[str, Any]:

@@ -116,8 +116,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import (agent_console, agents, api, auth, callbacks, flows_console, media, pages,
-                          prompts as prompt_audio, voice, wallboard)
+    from webhooks import (accounts_console, agent_console, agents, api, auth, callbacks, flows_console, history,
+                          media, pages, prompts as prompt_audio, voice, wallboard)
     app.register_blueprint(voice.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(media.bp)
@@ -131,6 +131,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     wallboard.init_app(app)
     agent_console.init_app(app)
     flows_console.init_app(app)
+    history.init_app(app)
+    accounts_console.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -18,14 +18,29 @@ def _int_arg(name: str, default: int, high: int) -> int:
     return int(raw)
 
 
+SEARCH_ARGS = ("number", "from", "to", "outcome", "tz")
+
+
 @bp.get("/calls")
 @api_token_required
 def calls():
+    """The newest calls; with any of ``number``, ``from``, ``to`` (YYYY-MM-DD days in ``tz``, default UTC) or
+    ``outcome``, the calls matching them (with ``more`` and ``capped``: see :class:`ivr.callsearch.SearchResult`)."""
     try:
         limit, offset = _int_arg("limit", 50, 500), _int_arg("offset", 0, 1_000_000)
     except ValueError as e:
         return jsonify(error=str(e)), 400
-    return jsonify(calls=current_app.extensions["ivr"].calllog.list(limit=limit, offset=offset))
+    if not any(request.args.get(name) for name in SEARCH_ARGS):
+        return jsonify(calls=current_app.extensions["ivr"].calllog.list(limit=limit, offset=offset))
+    from webhooks import history
+    form = history.search_form({k: v for k, v in request.args.items() if k in SEARCH_ARGS})
+    problems = form.problems()
+    if problems:
+        return jsonify(error="; ".join(f"{name}: {' '.join(errors)}" for name, errors in problems.items()),
+                       fields=problems), 400
+    found = history.search(form, limit=limit, offset=offset)
+    return jsonify(**found.to_dict(), timezone=form.zone.key,
+                   **({"message": history.NARROW.format(scanned=found.scanned)} if found.capped else {}))
 
 
 @bp.get("/calls/<call_sid>")
