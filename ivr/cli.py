@@ -574,6 +574,25 @@ def _call_in_process(from_, to, caller, sample_backend, on_event, speech_pace):
             server.stop()
 
 
+def _demo_accounts(redis: Any, base_url: str) -> None:
+    """Console accounts for the demo: supervisor 'sam' and agent 'ana' (billing, English), new passwords printed."""
+    import secrets
+
+    from ivr.accounts import AccountStore, Role
+    from routing.acd import Agent, Distributor
+    Distributor(redis).register(Agent("ana", "Ana Lopez", {"billing": 7, "english": 5}, ("en",), 1, "client:ana"))
+    store = AccountStore(redis)
+    click.echo(f"consoles at {base_url}/ (new passwords each demo):")
+    for username, role, name, agent_id in (("sam", Role.SUPERVISOR, "Sam Rivera", None),
+                                           ("ana", Role.AGENT, "Ana Lopez", "ana")):
+        password = secrets.token_urlsafe(9)
+        if store.get(username) is None:
+            store.create(username, password, role, name=name, agent_id=agent_id)
+        else:
+            store.set_password(username, password)
+        click.echo(f"  {role.value:<10} {username} / {password}")
+
+
 @main.command()
 @click.option("--port", default=8080, show_default=True)
 @click.option("--once", is_flag=True, help="Stop after the demo call instead of serving until Ctrl-C.")
@@ -599,6 +618,7 @@ def demo(port: int, once: bool) -> None:
             redis = _redis(_settings())
             Distributor(redis).register(Agent("olivia", "Olivia", {"outages": 6, "english": 5}, ("en",), 1,
                                               "client:olivia"))
+            _demo_accounts(redis, stack.base_url)
             agent = SimulatedAgent(stack.base_url, AgentTokens(redis).issue("olivia"), on_event=click.echo)
             agent_thread = agent.start_thread(max_calls=1)
             click.echo(f"\ndemo call from {DEMO_CALLER} to {DEMO_NUMBER}: English, account balance for 12345674, "

@@ -4,6 +4,7 @@ placing calls over HTTP; plus the command line as a supervisor uses it."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -161,3 +162,4 @@ def test_demo_command_runs_a_whole_call(tmp_path):
     assert "the call log (ivr calls show):" in demo.stdout and "identify.fetch_account [lookup] lookup-ok" \
         in demo.stdout
     assert "AGENT Olivia accepts (200)" in demo.stdout and "disposition answered" in demo.stdout
+    assert re.search(r"supervisor +sam / \S{12}", demo.stdout) and re.search(r"agent +ana / \S{12}", demo.stdout)
