@@ -126,6 +126,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     app.register_blueprint(agents.bp)
     auth.init_app(app)
     pages.init_app(app)
+    from webhooks import tryflow
+    tryflow.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:
