@@ -22,7 +22,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Mapping
 
@@ -33,6 +33,7 @@ from ivr.flowrepo import FlowRepository
 from ivr.listening import ListenStore
 from ivr.simulator import HANGUP, CallEvent, GatherInfo, HttpTransport, Simulator
 from ivr.simulator.transport import HttpResponse
+from routing.acd import Distributor
 from speech.recognizer import Outcome, Result, normalize
 
 log = logging.getLogger(__name__)
@@ -246,11 +247,15 @@ class TryStore:
         pipe.execute()
 
 
-class _Ended(Exception):
-    """The try ends now (hang-up asked, idle, process stopping)."""
+@dataclass
+class SandboxRouter(Distributor):
+    """The sandbox's distributor: its own queues, where no agent is ever offered a call (none signs in there), but
+    as many agents signed in as the live system has, so a queue's ``when_no_agents`` acts as it would live."""
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    live: Distributor | None = field(default=None, repr=False)
+
+    def signed_in(self) -> int:
+        return self.live.signed_in() if self.live is not None else 0
 
 
 class TryCaller:
@@ -348,7 +353,9 @@ class TryCaller:
                 if value.kind is InputKind.HANGUP:
                     self.end_reason = "you hung up"
                 return value
-        self.end_reason = f"nothing happened for {self.store.idle_timeout // 60} minutes"
+        idle = self.store.idle_timeout
+        self.end_reason = f"nothing happened for {idle // 60} minutes" if idle >= 120 else \
+            f"nothing happened for {idle} seconds"
         return None
 
 
@@ -440,8 +447,11 @@ class TryRunner:
         finally:
             if transport is not None:
                 transport.release()
-            self.store.push_event(try_id, "ended", outcome=outcome, reason=caller.end_reason)
-            self.store.end(try_id, owner)
+            try:
+                self.store.push_event(try_id, "ended", outcome=outcome, reason=caller.end_reason)
+                self.store.end(try_id, owner)
+            except redis_lib.RedisError:  # Redis gone: the keys expire, the page sees the heartbeat stop
+                log.exception("try %s: could not record its end", try_id)
 
     def _on_event(self, try_id: str, caller: TryCaller, event: CallEvent) -> None:
         data = event.data

@@ -26,7 +26,7 @@ from ivr.accounts import Role
 from ivr.errors import FlowError, StoreError
 from ivr.simulator import LoopbackServer
 from ivr.trysession import (
-    KEEP_AFTER_END, InputKind, TryError, TryInput, TryRunner, TryState, TryStore,
+    KEEP_AFTER_END, InputKind, SandboxRouter, TryError, TryInput, TryRunner, TryState, TryStore,
 )
 from speech.models import ModelRegistry
 from webhooks.auth import role_required, signed_in_account
@@ -73,6 +73,7 @@ class Sandbox:
     runner: TryRunner | None = None
     server: LoopbackServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    threads: list[threading.Thread] = field(default_factory=list)
 
     def start_runner(self) -> TryRunner:
         """The runner, building the sandbox app and serving it on loopback the first time."""
@@ -97,6 +98,7 @@ class Sandbox:
             # calls, no timers, counts, transcriptions or rendered prompts (the caller reads the words instead).
             calls = services.calls
             calls.on_queued = calls.on_offer = calls.on_closed = calls.on_wrap_up = calls.on_recorded = None
+            calls.router = SandboxRouter(self.redis, live=self.live_app.extensions["ivr"].calls.router)
             services.repo.on_publish = None
             self.server = LoopbackServer(app).__enter__()
             real_models = services.models.real
@@ -105,8 +107,19 @@ class Sandbox:
             atexit.register(self.close)
             return self.runner
 
-    def close(self) -> None:
+    def run(self, *args: Any) -> None:
+        """Run one try in a background thread of this process."""
+        runner = self.start_runner()
+        thread = threading.Thread(target=runner.run, args=args, daemon=True, name=f"ivr-try-{args[0]}")
+        with self.lock:
+            self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def close(self, wait: float = 5.0) -> None:
+        """Hang up this process's tries (each notices within a second) and stop serving the sandbox."""
         self.stop.set()
+        for thread in list(self.threads):
+            thread.join(timeout=wait)
         if self.server is not None:
             self.server.__exit__(None, None, None)
             self.server = None
@@ -201,7 +214,7 @@ def start() -> Any:
             return _start_page(400, error=f"'source' must hold the file's YAML (at most {MAX_SOURCE // 1024} KB)",
                                caller=caller)
         sources = {**repo.store.get(live_version), file: source.replace("\r\n", "\n")}
-        label = f"draft of {file} (on version {live_version})"
+        label = f"a draft of {file} (on version {live_version})"
     elif version_text:
         if not version_text.isdigit() or len(version_text) > 9:
             return _start_page(400, error="'version' must be a version number", caller=caller)
@@ -219,12 +232,11 @@ def start() -> Any:
                            diagnostics=[str(d) for d in e.diagnostics if d.is_error], caller=caller)
     sandbox = _sandbox()
     try:
-        runner = sandbox.start_runner()
+        sandbox.start_runner()
         try_id = sandbox.store.create(_owner(), {"label": label, "caller": caller, "called": called})
     except TryError as e:
         return _start_page(429, error=str(e), caller=caller)
-    threading.Thread(target=runner.run, args=(try_id, _owner(), sources, caller, called), daemon=True,
-                     name=f"ivr-try-{try_id}").start()
+    sandbox.run(try_id, _owner(), sources, caller, called)
     if _wants_json():
         return jsonify(id=try_id, url=url_for("tryflow.call_page", try_id=try_id)), 201
     return redirect(url_for("tryflow.call_page", try_id=try_id), 303)

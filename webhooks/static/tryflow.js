@@ -19,7 +19,7 @@
   };
 
   function line(kind, who, ...text) {
-    const item = ivr.el("li", { class: `try-line try-${kind}` }, who ? ivr.el("span", { class: "who" }, who) : null,
+    const item = ivr.el("li", { class: `try-line try-${kind}` }, who ? [ivr.el("span", { class: "who" }, who), " "] : null,
       ...text);
     $("try-transcript").append(item);
     item.scrollIntoView({ block: "nearest" });
@@ -41,8 +41,7 @@
     if (input === "speech" && turn.model === false) {
       status += ` (No ${turn.language} speech model is installed: real callers can only press keys here.)`;
     }
-    $("try-status").textContent = status;
-    if (input === "speech") phrase.focus();
+    $("try-status").textContent = status;  // focus stays where it is: typed digits still go to the dial pad
   }
 
   function showKeys() { $("try-keys").textContent = state.keys; }
