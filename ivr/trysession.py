@@ -45,7 +45,7 @@ MAX_TRIES_PER_OWNER = 5
 #: How long a try's events and settings stay readable after it ended.
 KEEP_AFTER_END = 3600
 #: The thread proves it is alive this often; a try whose thread is gone (its process stopped) reads as ended.
-HEARTBEAT_TTL = 10
+HEARTBEAT_TTL = 30
 #: Longest wait for another try's "publish + first webhook" (see :class:`TryRunner`).
 PUBLISH_LOCK_WAIT = 20.0
 MAX_KEYS = 32
@@ -455,6 +455,7 @@ class TryRunner:
 
     def _on_event(self, try_id: str, caller: TryCaller, event: CallEvent) -> None:
         data = event.data
+        self.store.heartbeat(try_id)
         if event.kind == "stream":
             caller.stream = dict(data.get("parameters") or {})
         elif event.kind == "input":

@@ -228,7 +228,7 @@ def start() -> Any:
     try:
         repo.validate(sources)
     except FlowError as e:
-        return _start_page(400, error=f"the {label} has errors: fix them and try again",
+        return _start_page(400, error=f"{label[0].upper()}{label[1:]} has errors: fix them and try again",
                            diagnostics=[str(d) for d in e.diagnostics if d.is_error], caller=caller)
     sandbox = _sandbox()
     try:
