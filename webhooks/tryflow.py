@@ -287,12 +287,17 @@ def events(try_id: str) -> Any:
     if meta is None:
         return jsonify(error=NO_SUCH_TRY), 404
     store = _sandbox().store
-    found = store.wait_events(try_id, after, wait)
-    meta = store.meta(try_id) or meta  # may have moved on while waiting
+    if wait:
+        store.wait_events(try_id, after, wait)
+    # In this order: the thread pushes its "ended" event before it marks the try ended and stops its heartbeat.
+    meta = store.meta(try_id) or meta
+    alive = store.alive(try_id)
+    found = store.events(try_id, after)
     state = meta.get("state", "")
-    if state != TryState.ENDED.value and not store.alive(try_id):
-        state = TryState.ENDED.value  # its process stopped: nobody plays the call any more
-        found.append({"kind": "ended", "outcome": "lost", "reason": "the server running this try stopped"})
+    if state != TryState.ENDED.value and not alive:
+        state = TryState.ENDED.value
+        if not any(event["kind"] == "ended" for event in found):  # its process stopped: nobody plays the call
+            found.append({"kind": "ended", "outcome": "lost", "reason": "the server running this try stopped"})
     steps: list[Any] = []
     if meta.get("call_sid"):
         raw = store.redis.lrange(keys.call_steps(meta["call_sid"]), steps_after, -1)
