@@ -97,10 +97,14 @@ class CallLog:
         self.add_steps(call_sid, [{"flow": "", "node": "", "kind": "routing", "outcome": outcome, "agent": agent,
                                    "at": at}])
 
-    def agent_accepted(self, call_sid: str, agent: str, at: float) -> None:
-        """``agent`` took the call (summary fields ``agent`` and ``accepted_at``; the agent's call history)."""
+    def agent_accepted(self, call_sid: str, agent: str, at: float, queue: str | None = None) -> None:
+        """``agent`` took the call (summary fields ``agent``, ``accepted_at`` and, when given, ``queue``: the queue
+        it was taken from; the agent's call history)."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(keys.call_summary(call_sid), mapping={"agent": agent, "accepted_at": at})
+        fields: dict[str, Any] = {"agent": agent, "accepted_at": at}
+        if queue:
+            fields["queue"] = queue
+        pipe.hset(keys.call_summary(call_sid), mapping=fields)
         pipe.zadd(keys.agent_calls(agent), {call_sid: at})
         pipe.zremrangebyscore(keys.agent_calls(agent), "-inf", at - self.ttl)
         pipe.expire(keys.agent_calls(agent), self.ttl)

@@ -67,3 +67,13 @@ class SessionError(IvrError):
 
 class StoreError(IvrError):
     """Publishing, history or rollback of flow versions failed."""
+
+
+class StaleVersionError(StoreError):
+    """A change was based on a flow version that is no longer live (someone published or rolled back meanwhile)."""
+
+    def __init__(self, expected: int, live: int | None):
+        self.expected = expected
+        self.live = live
+        super().__init__(f"version {live} was made live after version {expected}, which this change was based on: "
+                         f"review the changes against version {live} and try again")

@@ -97,12 +97,21 @@ def check_files(paths: Sequence[str | FsPath], *, models_dir: str | FsPath | Non
     if not sources and not diagnostics:
         diagnostics.append(Diagnostic(".", 1, "", "no flow files found"))
     if sources:
-        try:
-            bundle = load_bundle(sources)
-        except FlowError as e:
-            diagnostics.extend(e.diagnostics)
-        else:
-            diagnostics.extend(model_warnings(bundle, discover(models_dir)))
+        diagnostics.extend(check_sources(sources, models_dir=models_dir))
+    return sorted(diagnostics, key=lambda d: (d.file, d.line, d.path, d.message))
+
+
+def check_sources(sources: Mapping[str, str], *, models_dir: str | FsPath | None = None,
+                  service_urls: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """Diagnostics for an in-memory bundle ``{filename: yaml text}`` (empty when valid), exactly as
+    :func:`check_files` reports them for the same files: every error, or for a valid bundle its speech-model
+    warnings. The supervisor console checks drafts with it."""
+    try:
+        bundle = load_bundle(sources, service_urls=service_urls)
+    except FlowError as e:
+        diagnostics = list(e.diagnostics)
+    else:
+        diagnostics = model_warnings(bundle, discover(models_dir))
     return sorted(diagnostics, key=lambda d: (d.file, d.line, d.path, d.message))
 
 

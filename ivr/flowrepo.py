@@ -59,9 +59,19 @@ class FlowRepository:
         self._published(version)
         return version
 
-    def rollback(self, *, to: int | None = None, author: str = "", message: str = "") -> int:
+    def publish_sources(self, sources: Mapping[str, str], *, author: str, message: str,
+                        expected: int | None = None) -> int:
+        """Publish an in-memory bundle ``{filename: yaml text}`` (the console's edits) like a directory: validated,
+        then live with its routing settings and prompts. ``expected``: the version the edit was based on
+        (:class:`~ivr.errors.StaleVersionError` when another version went live meanwhile)."""
+        version = self.store.publish(sources, self.validate, author=author, message=message, expected=expected)
+        self._published(version)
+        return version
+
+    def rollback(self, *, to: int | None = None, author: str = "", message: str = "",
+                 expected: int | None = None) -> int:
         """Make an earlier version live again (validated first), with its routing settings and prompts."""
-        version = self.store.rollback(self.validate, to=to, author=author, message=message)
+        version = self.store.rollback(self.validate, to=to, author=author, message=message, expected=expected)
         self._published(version)
         return version
 

@@ -364,6 +364,8 @@ def startup_sweep(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
     for agent_id in signed_in:
         check_presence(agent_id, connection)
     schedule_rematch(connection)
+    from ivr.wallboard import schedule_sampling  # (imported here: the wallboard module schedules on this queue)
+    schedule_sampling(connection)
     return {"offers_renewed": renewed, "wrap_ups_ended": wrapped_up, "calls": counted,
             "agents_checked": len(signed_in)}
 

@@ -63,3 +63,12 @@ SECRET_KEY = f"{PREFIX}secret-key"
 def agent_calls(agent_id: str) -> str:
     """Calls an agent accepted, scored by when (their history of the day in the console)."""
     return f"{PREFIX}agent:{agent_id}:calls"
+
+
+def wallboard_samples(day: str) -> str:
+    """Sorted set of one UTC day's wallboard samples (per queue: waiting, service level), scored by time (ms)."""
+    return f"{PREFIX}wallboard:samples:{day}"
+
+
+# Marker saying the wallboard's sampling job is scheduled (one chain of jobs, whatever the workers).
+WALLBOARD_SAMPLING = f"{PREFIX}wallboard:sampling"

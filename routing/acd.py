@@ -489,6 +489,7 @@ class Distributor:
         if not agent:
             return None
         agent_id = agent.decode()
+        self.emit(agent_id, "call-ended", call_sid=call_sid)
         status, _load = self.status(agent_id)
         if status is AgentStatus.AVAILABLE:
             record = self.agent(agent_id)
@@ -505,6 +506,7 @@ class Distributor:
         agent = self._requeue(keys=[*COMMON, keys.CALL_AGENT, keys.waiting(queue)], args=[call_sid])
         if not agent:
             return []
+        self.emit(agent.decode(), "call-ended", call_sid=call_sid, requeued=True)
         offers = [self.offer_for_call(call_sid, now_ms)]
         record = self.agent(agent.decode())
         if record is not None and self.status(record.id)[0] is AgentStatus.AVAILABLE:

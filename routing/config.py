@@ -16,6 +16,7 @@ Shape::
         max_wait: 10m
         on_max_wait: voicemail               # voicemail | callback | queue:<name>
         when_no_agents: voicemail            # wait | voicemail | callback | queue:<name>
+        dispositions: [resolved, refund, other]   # what agents record at wrap-up (default: DEFAULT_DISPOSITIONS)
         hold:
           announce_position: true
           announce_wait: true
@@ -41,6 +42,9 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 FALLBACKS = ("voicemail", "callback", "wait")
+#: What an agent may record about a call at wrap-up when its queue names no ``dispositions`` of its own.
+DEFAULT_DISPOSITIONS = ("resolved", "follow-up", "escalated", "wrong-number", "other")
+_DISPOSITION = re.compile(r"^[a-z0-9][a-z0-9\-]{0,39}$")
 
 
 class Strategy(str, Enum):
@@ -90,6 +94,7 @@ class QueueConfig:
     when_no_agents: str = "wait"
     hold: Hold = field(default_factory=Hold)
     match_language: bool = False
+    dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,22 @@ class _Parser:
                                f"{_suggest(text, allowed)}")
         return text
 
+    def dispositions(self, raw: Any, path: str) -> tuple[str, ...]:
+        """A non-empty list of distinct lower-case names (``resolved``, ``follow-up``)."""
+        if not isinstance(raw, list) or not raw:
+            self.problem(path, "expected a non-empty list of dispositions, e.g. [resolved, follow-up, other]")
+            return DEFAULT_DISPOSITIONS
+        names: list[str] = []
+        for i, name in enumerate(raw):
+            if not isinstance(name, str) or not _DISPOSITION.match(name):
+                self.problem(f"{path}[{i}]", f"{name!r} is not a disposition name (lower-case letters, digits and "
+                                             "'-', at most 40)")
+            elif name in names:
+                self.problem(f"{path}[{i}]", f"'{name}' is listed twice")
+            else:
+                names.append(name)
+        return tuple(names) or DEFAULT_DISPOSITIONS
+
     def priority(self, raw: Any, path: str) -> int:
         if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 100:
             self.problem(path, f"priority {raw!r} is not a whole number from 0 to 100")
@@ -181,7 +202,7 @@ class _Parser:
             self.problem(path, "expected a mapping")
             return None
         self.keys(raw, ("skills", "priority", "strategy", "escalation", "max_wait", "on_max_wait",
-                        "when_no_agents", "hold", "description", "match_language"), path)
+                        "when_no_agents", "hold", "description", "match_language", "dispositions"), path)
         match_language = raw.get("match_language", False)
         if not isinstance(match_language, bool):
             self.problem(f"{path}.match_language", f"expected true or false, not {match_language!r}")
@@ -237,8 +258,10 @@ class _Parser:
                     message = str(message)
                 hold = Hold(bool(hraw.get("announce_position", True)), bool(hraw.get("announce_wait", True)),
                             every or 30, message, hraw.get("music"))
+        dispositions = self.dispositions(raw["dispositions"], f"{path}.dispositions") \
+            if "dispositions" in raw else DEFAULT_DISPOSITIONS
         return QueueConfig(name, skills, priority, strategy, tuple(steps), max_wait, on_max_wait, when_no_agents,
-                           hold, match_language)
+                           hold, match_language, dispositions)
 
 
 def parse_queues(raw: Any) -> RoutingConfig:

@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import agents, api, auth, callbacks, media, pages, prompts as prompt_audio, voice
+    from webhooks import (agent_console, agents, api, auth, callbacks, flows_console, media, pages,
+                          prompts as prompt_audio, tryflow, voice, wallboard)
     app.register_blueprint(voice.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(media.bp)
@@ -126,7 +127,10 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     app.register_blueprint(agents.bp)
     auth.init_app(app)
     pages.init_app(app)
-    from webhooks import tryflow
+    # Console pages; the first of a role's pages is where its accounts land after signing in.
+    wallboard.init_app(app)
+    agent_console.init_app(app)
+    flows_console.init_app(app)
     tryflow.init_app(app)
 
     @app.get("/healthz")

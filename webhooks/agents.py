@@ -1,5 +1,5 @@
-"""Agent API (JSON, one bearer token per agent): status, offers with the caller's context, accept, decline,
-wrap-up. Accepting redirects the waiting caller, through Twilio's REST API, to TwiML that rings the agent."""
+"""Agent API (JSON, one bearer token per agent, or a signed-in agent's console session): status, offers with the
+caller's context, accept, decline, wrap-up with disposition and notes, the agent's calls of the day. Accepting redirects the waiting caller, through Twilio's REST API, to TwiML that rings the agent."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.accounts import Role
+from ivr.agentdesk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused, transcript
 from ivr.agents import AgentTokens
 from ivr.engine import CallState
 from ivr.jobs import schedule_presence_check
@@ -29,6 +30,11 @@ HIDDEN_VARIABLES = {"call_sid", "called", "recording_url", "last_input"}
 
 def services() -> Any:
     return current_app.extensions["ivr"]
+
+
+def desk() -> AgentDesk:
+    svc = services()
+    return AgentDesk(svc.calllog, svc.calls.repo, svc.calls.router)
 
 
 def agent_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -67,13 +73,13 @@ def _offer_view(offer: Any) -> dict[str, Any]:
     state = CallState.from_dict(session.state) if session else None
     variables = {k: v for k, v in (state.vars if state else {}).items() if k not in HIDDEN_VARIABLES}
     return {
-        "reservation": offer.reservation, "call_sid": offer.call_sid,
+        "reservation": offer.reservation, "call_sid": offer.call_sid, "expires": offer.expires,
         "expires_in_ms": max(0, offer.expires - _now_ms()), "caller": record.get("caller"),
         "queue": (state.routing or {}).get("queue") if state else None,
         "language": (state.routing or {}).get("language") if state else None,
         "path": [f"{s.get('flow')}.{s.get('node')}" for s in record.get("steps", [])
                  if s.get("outcome") in ("prompted", "said", "chose", "collected", "confirmed", "queued")],
-        "steps": record.get("steps", []), "data": variables,
+        "steps": record.get("steps", []), "data": variables, "said": transcript(record.get("steps", [])),
     }
 
 
@@ -83,8 +89,13 @@ def me():
     router = services().calls.router
     agent = router.agent(g.agent_id)
     status, load = router.status(g.agent_id)
+    now, agent_desk = time.time(), desk()
+    wrap_up = agent_desk.pending_wrap_up(g.agent_id, now)
     return jsonify(id=agent.id, name=agent.name, skills=dict(agent.skills), languages=list(agent.languages),
                    capacity=agent.capacity, status=status.value, load=load,
+                   status_since=router.status_since(g.agent_id), now=int(now * 1000),
+                   choices=[choice.value for choice in AGENT_CHOICES], call=agent_desk.current_call(g.agent_id, now),
+                   wrap_up=wrap_up.to_dict() if wrap_up else None,
                    offers=[o.reservation for o in router.offers_for(g.agent_id)])
 
 
@@ -144,7 +155,9 @@ def accept(reservation: str):
         for again in router.requeue(offer.call_sid):
             svc.calls.offered(again)
         return jsonify(error=f"could not connect the call: {e}"), 502
-    svc.calllog.agent_accepted(offer.call_sid, g.agent_id, _now_ms() / 1000)
+    session = svc.calls.sessions.load(offer.call_sid)
+    queue = (CallState.from_dict(session.state).routing or {}).get("queue") if session else None
+    svc.calllog.agent_accepted(offer.call_sid, g.agent_id, _now_ms() / 1000, queue=queue)
     return jsonify(accepted=True, call_sid=offer.call_sid)
 
 
@@ -166,6 +179,9 @@ def decline(reservation: str):
 #: lost, and a sync worker is not held for longer than this.
 STREAM_SECONDS = 25
 HEARTBEAT_SECONDS = 10
+#: One blocking read waits at most this long: less than the Redis client's socket timeout (2 s, ivr.redisserver),
+#: which would otherwise end a quiet stream with a TimeoutError.
+BLOCK_MS = 1000
 
 
 @bp.get("/events")
@@ -188,14 +204,17 @@ def events():
         for offer in router.offers_for(agent_id):
             yield _sse(None, "offer", {"reservation": offer.reservation, "call_sid": offer.call_sid,
                                        "expires": offer.expires})
+        beat = time.monotonic()
         while time.monotonic() < deadline:
-            batch = router.events(agent_id, after, block_ms=HEARTBEAT_SECONDS * 1000)
-            router.touch(agent_id)  # an open console is a present agent
-            if not batch:
-                yield ": keep-alive\n\n"
+            batch = router.events(agent_id, after, block_ms=BLOCK_MS)
             for event_id, kind, data in batch:
                 after = event_id
                 yield _sse(event_id, kind, data)
+            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                beat = time.monotonic()
+                router.touch(agent_id)  # an open console is a present agent
+                if not batch:
+                    yield ": keep-alive\n\n"
 
     return current_app.response_class(stream(), mimetype="text/event-stream",
                                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -209,9 +228,43 @@ def _sse(event_id: str | None, kind: str, data: dict[str, Any]) -> str:
 @bp.post("/wrap-up")
 @agent_required
 def wrap_up_done():
-    """The agent finished their after-call work early: available again."""
-    offer = services().calls.router.set_status(g.agent_id, AgentStatus.AVAILABLE)
-    services().calls.offered(offer)
-    return jsonify(status="available", offer=offer.reservation if offer else None)
+    """The agent finished their after-call work. With ``{"call_sid", "disposition", "notes"}`` the wrap-up is
+    recorded on the call (checked: a disposition of the call's queue, notes of at most 2000 characters, a call this
+    agent accepted and that is over) and an agent in wrap-up becomes available; with no body, available again."""
+    body = request.get_json(silent=True)
+    if body is not None and not isinstance(body, dict):
+        return jsonify(error="send a JSON object: {\"call_sid\", \"disposition\", \"notes\"}"), 400
+    if not body:
+        offer = services().calls.router.set_status(g.agent_id, AgentStatus.AVAILABLE)
+        services().calls.offered(offer)
+        return jsonify(status="available", offer=offer.reservation if offer else None)
+    try:
+        done = desk().wrap_up(g.agent_id, body.get("call_sid"), body.get("disposition"), body.get("notes", ""),
+                              time.time())
+    except WrapUpRefused as e:
+        return jsonify(error=str(e)), e.status
+    services().calls.offered(done["offer"])
+    return jsonify(status=done["status"], offer=done["offer"].reservation if done["offer"] else None,
+                   call_sid=body["call_sid"], disposition=body["disposition"])
+
+
+@bp.get("/history")
+@agent_required
+def history():
+    """The calls this agent accepted from ``since`` (epoch seconds: the browser's local midnight) to ``until``
+    (default now), newest first, with their wrap-up."""
+    now = time.time()
+    try:
+        since = float(request.args["since"])
+        until = float(request.args.get("until", now))
+    except KeyError:
+        return jsonify(error="'since' is required: epoch seconds, e.g. your local midnight"), 400
+    except ValueError:
+        return jsonify(error="'since' and 'until' must be epoch seconds, e.g. 1764000000"), 400
+    if not (since == since and until == until) or since > until:  # NaN, or a range that ends before it starts
+        return jsonify(error="'since' must be a number no later than 'until'"), 400
+    if until - since > MAX_HISTORY_SECONDS:
+        return jsonify(error=f"at most {MAX_HISTORY_SECONDS // 3600} hours of history at once"), 400
+    return jsonify(since=since, until=until, calls=desk().history(g.agent_id, since, until))
 
 

@@ -24,6 +24,8 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, rende
 from ivr import keys
 from ivr.accounts import Role
 from ivr.errors import FlowError, StoreError
+from ivr.flowcheck import load_bundle
+from ivr.flowmodel import Bundle
 from ivr.simulator import LoopbackServer
 from ivr.trysession import (
     KEEP_AFTER_END, InputKind, SandboxRouter, TryError, TryInput, TryRunner, TryState, TryStore,
@@ -195,15 +197,15 @@ def start_page() -> Any:
 def start() -> Any:
     """Start a try: of a draft (``file`` + ``source``), of a published ``version``, or of the live version."""
     form = request.form
-    caller = form.get("from", "").strip() or DEFAULT_CALLER
+    caller = form.get("from", "").strip() or DEFAULT_CALLER  # "to" left empty: see _number_to_call
     repo = current_app.extensions["ivr"].repo
     try:
         live_version, live = repo.current()
     except (StoreError, FlowError) as e:
         return _start_page(409, error=f"there is no live flow version to try: {e}")
-    called = form.get("to", "").strip() or next(iter(sorted(live.numbers)), "+15550100100")
+    called = form.get("to", "").strip()
     for name, value in (("caller number", caller), ("number called", called)):
-        if not NUMBER.match(value):
+        if value and not NUMBER.match(value):
             return _start_page(400, error=f"the {name} {value[:40]!r} is not a phone number (+ and 2 to 20 digits)",
                                caller=caller[:40])
     file, source, version_text = form.get("file", ""), form.get("source"), form.get("version", "").strip()
@@ -226,10 +228,11 @@ def start() -> Any:
     else:
         sources, label = dict(repo.store.get(live_version)), f"version {live_version} (live)"
     try:
-        repo.validate(sources)
+        bundle = load_bundle(sources, service_urls=repo.service_urls)
     except FlowError as e:
         return _start_page(400, error=f"{label[0].upper()}{label[1:]} has errors: fix them and try again",
                            diagnostics=[str(d) for d in e.diagnostics if d.is_error], caller=caller)
+    called = called or _number_to_call(bundle, file)
     sandbox = _sandbox()
     try:
         sandbox.start_runner()
@@ -240,6 +243,15 @@ def start() -> Any:
     if _wants_json():
         return jsonify(id=try_id, url=url_for("tryflow.call_page", try_id=try_id)), 201
     return redirect(url_for("tryflow.call_page", try_id=try_id), 303)
+
+
+def _number_to_call(bundle: Bundle, file: str) -> str:
+    """Without a number chosen: the drafted flow's own number, else the default flow's, else any the bundle has."""
+    flows = [f for f in bundle.flows.values() if f.file == file and f.numbers]
+    flows += [f for f in bundle.flows.values() if f.default and f.numbers]
+    if flows:
+        return flows[0].numbers[0]
+    return next(iter(sorted(bundle.numbers)), "+15550100100")
 
 
 def _wants_json() -> bool:
