@@ -299,6 +299,8 @@ def test_each_supervisor_has_a_limited_number_of_tries(app):
 def test_roles_csrf_and_refusals(app):
     agent = Console(app, "ana")
     assert agent.client.get("/flows/try").status_code == 403
+    agent_page = agent.client.get("/agent").get_data(as_text=True)
+    assert 'href="/agent"' in agent_page and "Try a flow" not in agent_page  # not in an agent's navigation
     assert agent.start(to="+15550100101").status_code == 403
     sam = Console(app)
     no_token = sam.client.post("/flows/try", data={"to": "+15550100101"})
@@ -332,7 +334,7 @@ def test_trying_a_flow_in_the_browser(app, page, screenshot, sign_in):
 
     with LoopbackServer(app) as server:
         sign_in(page, server.base_url, "sam")
-        page.goto(server.base_url + "/flows/try")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Try a flow").click()
         expect(page.get_by_role("heading", name="Try a flow")).to_be_visible()
         page.get_by_label("Number called").select_option("+15550100101")
         page.get_by_role("button", name="Start the call").click()

@@ -32,6 +32,7 @@ from ivr.trysession import (
 )
 from speech.models import ModelRegistry
 from webhooks.auth import role_required, signed_in_account
+from webhooks.pages import add_nav
 
 log = logging.getLogger(__name__)
 bp = Blueprint("tryflow", __name__)
@@ -152,6 +153,8 @@ def init_app(app: Flask) -> None:
     client = sandbox_client(app.extensions["ivr"].redis, try_db(app))
     app.extensions["tryflow"] = Sandbox(client, TryStore(client), app)
     app.register_blueprint(bp)
+    # Drafts are tried from the flows editor; this entry tries the live version (and is the way back to a call).
+    add_nav(app, "tryflow.start_page", "Try a flow", Role.SUPERVISOR)
 
 
 def _sandbox() -> Sandbox:
