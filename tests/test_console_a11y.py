@@ -42,7 +42,7 @@ def served(redis, tmp_path, backend):
 def _pages(calls) -> dict[str, list[str]]:
     return {
         "": ["/login"],
-        "sam": ["/wallboard", "/flows", "/flows/diagram/english", "/flows/edit/english.yaml", "/calls",
+        "sam": ["/wallboard", "/flows", "/flows/diagram/english", "/flows/edit/english.yaml", "/flows/try", "/calls",
                 f"/calls/{calls.balance}", "/accounts", "/accounts/ana"],
         "ana": ["/agent"],
     }

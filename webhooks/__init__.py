@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
         log.warning("no live flow version yet: %s", e)
 
     from webhooks import (accounts_console, agent_console, agents, api, auth, callbacks, flows_console, history,
-                          media, pages, prompts as prompt_audio, voice, wallboard)
+                          media, pages, prompts as prompt_audio, tryflow, voice, wallboard)
     app.register_blueprint(voice.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(media.bp)
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     wallboard.init_app(app)
     agent_console.init_app(app)
     flows_console.init_app(app)
+    tryflow.init_app(app)
     history.init_app(app)
     accounts_console.init_app(app)
 

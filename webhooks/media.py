@@ -69,6 +69,9 @@ def _resolve(start: Start) -> tuple[ListenTurn, Turn] | None:
     if stored is None or not stored.matches(call_sid, token) or session is None or session.seq != seq:
         log.warning("stream %s for %s: no such speech prompt (seq %s)", start.stream_sid, call_sid, seq)
         return None
+    if services.listening.heard(call_sid, seq) is not None:  # answered (typed in a try, or a repeated stream)
+        log.info("stream %s for %s: speech prompt %s is already answered", start.stream_sid, call_sid, seq)
+        return None
     return stored, replace(stored.listen, prompt_audio=_prompt_audio(stored.prompts))
 
 
