@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from consoles import PASSWORD
 from ivr.redisserver import EmbeddedRedis, connect
 
 
@@ -65,6 +66,15 @@ def scheduled_jobs(redis):
     return names
 
 
+@pytest.fixture(scope="module")
+def backend():
+    """The sample Northwind Energy account API (demo/backend.py) on a loopback port: its base URL."""
+    from demo.backend import run_backend_in_thread
+    url, stop = run_backend_in_thread()
+    yield url
+    stop()
+
+
 # -- browser tests -------------------------------------------------------------------------------------------------
 #: Where browser tests save a screenshot of each page they visit, for review (printed at the end of the run).
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
@@ -72,7 +82,6 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshot
 CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="session")

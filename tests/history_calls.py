@@ -8,13 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from consoles import PASSWORD
 from ivr.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import ScriptedCaller, Simulator, WsgiTransport
 from webhooks import create_app
 
 TOKEN = "test-auth-token"
-PASSWORD = "correct horse battery"
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 #: Monday 23 November 2026, 10:00 in New York: the office is open. Each call starts an hour after the previous.
 OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
@@ -62,13 +62,3 @@ def place_calls(app, clock: Clock) -> PlacedCalls:
         assert not result.errors, result.errors
         sids.append(result.call_sid)
     return PlacedCalls(*sids)
-
-
-def sign_in_client(client, username: str = "sam", password: str = PASSWORD):
-    """A Flask test client signed in as ``username``; returns the CSRF token of its session."""
-    import re
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return token

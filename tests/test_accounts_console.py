@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from history_calls import PASSWORD, sign_in_client
+from consoles import PASSWORD, csrf_token, sign_in_client
 from ivr.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
@@ -144,9 +144,7 @@ def test_disable_ends_the_sessions_and_enable_lets_the_account_back_in(app, clie
     assert ana.get("/api/agent").status_code == 401
     assert "is disabled" in client.get("/accounts/ana").get_data(as_text=True)
     again = app.test_client()
-    page = again.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    refused = again.post("/login", data={"username": "ana", "password": PASSWORD, "csrf_token": token})
+    refused = again.post("/login", data={"username": "ana", "password": PASSWORD, "csrf_token": csrf_token(again)})
     assert refused.status_code == 401
     assert client.post("/accounts/ana/enable", data={"csrf_token": client.csrf}).status_code == 302
     sign_in_client(app.test_client(), "ana")

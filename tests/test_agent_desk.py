@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import textwrap
 import time
@@ -12,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from consoles import PASSWORD, sign_in_client
 from ivr.accounts import AccountStore, Role
 from ivr.agentdesk import transcript
 from ivr.config import Settings
@@ -20,7 +20,6 @@ from tests.test_agents_api import OPEN, SAMPLES, SID, TOKEN, queued_caller, sign
 from tests.test_flowcheck import errors_of
 from webhooks import create_app
 
-PASSWORD = "correct horse battery"
 DEFAULTS = ["resolved", "follow-up", "escalated", "wrong-number", "other"]
 
 
@@ -51,12 +50,7 @@ class Console:
 
     def __init__(self, app, username: str):
         self.client = app.test_client()
-        page = self.client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-        assert self.client.post("/login", data={"username": username, "password": PASSWORD,
-                                                "csrf_token": token}).status_code == 302
-        page = self.client.get("/login", follow_redirects=True).get_data(as_text=True)
-        self.token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        self.token = sign_in_client(self.client, username)
 
     def get(self, url: str):
         return self.client.get(url)

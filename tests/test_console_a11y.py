@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from history_calls import PASSWORD, Clock, OPEN, make_app, place_calls
+from consoles import PASSWORD
+from history_calls import OPEN, Clock, make_app, place_calls
 from ivr.accounts import AccountStore, Role
 from ivr.simulator import LoopbackServer
 from routing.acd import Agent
@@ -18,14 +19,6 @@ _FOCUSABLE = """() => [...document.querySelectorAll('a[href], button, input, sel
 _ACTIVE = """() => { const el = document.activeElement;
   return el ? (el.id || el.getAttribute('aria-label') || el.name || el.textContent.trim().slice(0, 40) || el.tagName)
             : null; }"""
-
-
-@pytest.fixture(scope="module")
-def backend():
-    from demo.backend import run_backend_in_thread
-    url, stop = run_backend_in_thread()
-    yield url
-    stop()
 
 
 @pytest.fixture

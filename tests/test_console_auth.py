@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from consoles import PASSWORD, csrf_token
 from ivr.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
 from routing.acd import Agent, AgentStatus
 from webhooks import create_app
 
-PASSWORD = "correct horse battery"
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 
 
@@ -32,13 +31,8 @@ def app(redis, tmp_path):
     return app
 
 
-def _csrf(client, path="/login") -> str:
-    page = client.get(path, follow_redirects=True).get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-
-
 def _sign_in(client, username, password=PASSWORD, next_=None):
-    token = _csrf(client)
+    token = csrf_token(client)
     url = "/login" + (f"?next={next_}" if next_ else "")
     return client.post(url, data={"username": username, "password": password, "csrf_token": token})
 
@@ -88,13 +82,13 @@ def test_agent_session_drives_the_agent_api_with_csrf_on_changes(app):
     assert client.get("/api/queues").status_code == 401
     refused = client.post("/api/agent/status", json={"status": "available"})
     assert refused.status_code == 400 and "CSRF" in refused.get_json()["error"]
-    token = _csrf(client, "/login")
+    token = csrf_token(client, "/login")
     accepted = client.post("/api/agent/status", json={"status": "available"}, headers={"X-CSRFToken": token})
     assert accepted.status_code == 200
     assert app.extensions["ivr"].calls.router.status("ana")[0] is AgentStatus.AVAILABLE
 
 
-def test_bearer_tokens_still_work_without_csrf(app):
+def test_bearer_tokens_still_work_withoutcsrf_token(app):
     client = app.test_client()
     assert client.get("/api/queues", headers={"Authorization": "Bearer api-secret"}).status_code == 200
     assert client.get("/api/queues", headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -122,7 +116,7 @@ def test_sign_out_needs_the_token_and_ends_the_session(app):
     _sign_in(client, "sam")
     client.post("/logout")  # no token: refused, still signed in
     assert client.get("/api/queues").status_code == 200
-    token = _csrf(client, "/login")
+    token = csrf_token(client, "/login")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/api/queues").status_code == 401
 

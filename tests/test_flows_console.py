@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from consoles import PASSWORD, csrf_token
 from ivr.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.flowcheck import check_files
 from webhooks import create_app
 
-PASSWORD = "correct horse battery"
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 
 
@@ -30,16 +30,11 @@ def app(redis, tmp_path):
     return app
 
 
-def _csrf(client, path="/login") -> str:
-    page = client.get(path, follow_redirects=True).get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-
-
 def _signed_in(app, username="sam"):
     client = app.test_client()
-    token = _csrf(client)
+    token = csrf_token(client)
     client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-    client.environ_base["HTTP_X_CSRFTOKEN"] = _csrf(client, "/login")
+    client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(client, "/login")
     return client
 
 
@@ -334,7 +329,7 @@ def test_rollback_shows_the_diff_then_makes_the_old_version_live(app):
     assert f"Roll back to v{version}" in page and f'name="base" value="{version + 1}"' in page
     assert '<span class="diff-removed">-    say: &#34;Thanks for calling' in page
     assert '<span class="diff-added">+    say: &#34;Thank you for calling' in page
-    token = _csrf(client, "/flows")
+    token = csrf_token(client, "/flows")
     response = client.post(f"/flows/rollback/{version}", data={"base": version + 1, "csrf_token": token,
                                                                "message": "the old greeting"})
     assert response.status_code == 302 and response.headers["Location"] == "/flows"
@@ -354,7 +349,7 @@ def test_rollback_of_bad_versions_is_a_clear_4xx(app):
     client = _signed_in(app)
     assert client.get("/flows/rollback/999").status_code == 404
     assert client.get(f"/flows/rollback/{version}").status_code == 400  # already live
-    token = _csrf(client, "/flows")
+    token = csrf_token(client, "/flows")
     assert client.post(f"/flows/rollback/{version}", data={"csrf_token": token}).status_code == 400
     response = client.post(f"/flows/rollback/{version}", data={"base": version, "csrf_token": token})
     assert response.status_code == 400 and "already live" in response.get_data(as_text=True)

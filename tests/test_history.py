@@ -8,17 +8,10 @@ import re
 
 import pytest
 
-from history_calls import OPEN, PASSWORD, Clock, make_app, place_calls, sign_in_client
+from consoles import PASSWORD, sign_in_client
+from history_calls import OPEN, Clock, make_app, place_calls
 from ivr.accounts import AccountStore, Role
 from routing.acd import Agent
-
-
-@pytest.fixture(scope="module")
-def backend():
-    from demo.backend import run_backend_in_thread
-    url, stop = run_backend_in_thread()
-    yield url
-    stop()
 
 
 @pytest.fixture

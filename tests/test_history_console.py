@@ -11,14 +11,6 @@ from history_calls import OPEN, Clock, make_app, place_calls
 from ivr.simulator import LoopbackServer
 
 
-@pytest.fixture(scope="module")
-def backend():
-    from demo.backend import run_backend_in_thread
-    url, stop = run_backend_in_thread()
-    yield url
-    stop()
-
-
 @pytest.fixture
 def new_york(browser):
     """A page in a browser whose clock is in New York (the history shows days and times in the browser's zone)."""

@@ -3,7 +3,6 @@ isolation from the live system, input from another web process, limits and refus
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from consoles import PASSWORD, sign_in_client
 from ivr import keys
 from ivr.accounts import AccountStore, Role
 from ivr.config import Settings
@@ -21,7 +21,6 @@ from speech.recognizer import Outcome
 from webhooks import create_app
 from webhooks.tryflow import DEFAULT_TRY_DB, sandbox_client
 
-PASSWORD = "correct horse battery"
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 #: Polls of the events endpoint (each waits up to 2 s for something new) before a test gives up.
 MAX_POLLS = 30
@@ -90,11 +89,7 @@ class Console:
 
     def __init__(self, app, username: str = "sam"):
         self.client = app.test_client()
-        page = self.client.get("/login").get_data(as_text=True)
-        self.token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-        response = self.client.post("/login", data={"username": username, "password": PASSWORD,
-                                                    "csrf_token": self.token})
-        assert response.status_code == 302
+        self.token = sign_in_client(self.client, username)
         self.after: dict[str, int] = {}
         self.seen: dict[str, list[dict[str, Any]]] = {}
         self.used: dict[str, int] = {}  # events of ``seen`` already matched by :meth:`until`

@@ -17,6 +17,7 @@ import yaml
 from rq import Queue, Worker
 from twilio.request_validator import RequestValidator
 
+from consoles import PASSWORD, sign_in_client
 from ivr import keys
 from ivr.accounts import AccountStore, Role
 from ivr.agents import AgentTokens
@@ -27,7 +28,6 @@ from ivr.wallboard import WallboardHistory, schedule_sampling, take_sample
 from routing.acd import Agent, AgentStatus
 from webhooks import create_app
 
-PASSWORD = "correct horse battery"
 TWILIO_TOKEN = "test-auth-token"
 API_TOKEN = "api-secret"
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
@@ -62,15 +62,9 @@ def app(redis, tmp_path, rest):
     return app
 
 
-def _csrf(client) -> str:
-    page = client.get("/login", follow_redirects=True).get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-
-
 def signed_in(app, username: str):
     client = app.test_client()
-    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": _csrf(client)})
-    assert response.status_code == 302
+    sign_in_client(client, username)
     return client
 
 
