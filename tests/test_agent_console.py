@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from ivr.accounts import AccountStore, Role
 from ivr.config import Settings
@@ -28,6 +29,7 @@ PASSWORD = "correct horse battery"
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 CALLER = "+15551230000"
 ENGLISH_LINE = "+15550100101"
+KOREAN_LINE = "+15550100103"
 NOTES = "Crew visit <b>booked</b>; call back tomorrow."  # markup stays text
 OUTAGE_REPORT = ["2", "10003#"]  # outages (the outage team works around the clock), a ZIP code without an outage
 
@@ -40,6 +42,9 @@ def world(redis, tmp_path):
 
     flows = tmp_path / "flows"
     shutil.copytree(SAMPLES, flows)
+    main = yaml.safe_load((flows / "main.yaml").read_text())  # open at any hour: the tests use the real clock
+    main["schedules"]["office"] = {"timezone": "UTC", "weekly": {"mon-sun": "00:00-24:00"}}
+    (flows / "main.yaml").write_text(yaml.safe_dump(main, allow_unicode=True, sort_keys=False))
     with ExitStack() as stack:
         backend_url, stop_backend = run_backend_in_thread()
         stack.callback(stop_backend)
@@ -49,7 +54,9 @@ def world(redis, tmp_path):
         app = create_app(settings, redis_client=redis)
         router = app.extensions["ivr"].calls.router
         router.register(Agent("ana", "Ana Lopez", {"outages": 5, "english": 5}, ("en",), 1, "client:ana"))
+        router.register(Agent("min", "Min-ji Park", {"korean": 5}, ("ko",), 1, "client:min"))
         AccountStore(redis).create("ana", PASSWORD, Role.AGENT, agent_id="ana", name="Ana Lopez")
+        AccountStore(redis).create("min", PASSWORD, Role.AGENT, agent_id="min", name="Min-ji Park")
         server = stack.enter_context(LoopbackServer(app))
         yield {"app": app, "rest": rest, "server": server, "router": router}
 
@@ -57,7 +64,7 @@ def world(redis, tmp_path):
 class CallInThread:
     """A simulated caller placed in a thread: the test drives the browser meanwhile."""
 
-    def __init__(self, world, inputs: list[str], queue_patience: float = 60.0):
+    def __init__(self, world, inputs: list[str], queue_patience: float = 60.0, line: str = ENGLISH_LINE):
         simulator = Simulator(HttpTransport(world["server"].base_url), TOKEN, rest=world["rest"],
                               queue_patience=queue_patience)
         self.result = None
@@ -65,7 +72,7 @@ class CallInThread:
 
         def run() -> None:
             try:
-                self.result = simulator.place_call(CALLER, ENGLISH_LINE, ScriptedCaller(inputs))
+                self.result = simulator.place_call(CALLER, line, ScriptedCaller(inputs))
             except BaseException as e:  # reported by join()
                 self.error = e
 
@@ -182,6 +189,31 @@ def test_an_agent_declines_an_offer_with_the_keyboard_only(world, page, sign_in)
     assert router.call_state(record["call_sid"]) == "waiting" and router.status("ana")[0] is AgentStatus.AVAILABLE
 
     # the caller gives up: Twilio's API (the stand-in) hangs the waiting call up
+    hung = requests.post(f"{rest.url}/2010-04-01/Accounts/{ACCOUNT}/Calls/{record['call_sid']}.json",
+                         data={"Status": "completed"}, timeout=10)
+    assert hung.status_code == 200
+    assert [e.kind for e in call.join().events][-1] == "hangup"
+
+
+def test_an_agent_sees_what_the_caller_said_by_voice(world, page, sign_in, screenshot):
+    """Real speech: the caller says "상담원" (agent) into the media stream (espeak-ng audio, the real Vosk Korean
+    model), which takes them to the Korean queue; the Korean agent's offer shows the words heard."""
+    from playwright.sync_api import expect
+
+    rest = world["rest"]
+    sign_in(page, world["server"].base_url, "min")
+    expect(page.locator("#connection")).to_have_text("Live updates: connected")
+    go_available(page)
+    call = CallInThread(world, ["say:상담원"], line=KOREAN_LINE)
+    offer = page.locator("article.offer")
+    expect(offer).to_have_count(1, timeout=30_000)
+    expect(offer).to_contain_text("ko-KR")
+    expect(offer.locator("ol.path li")).to_contain_text(["korean.main_menu", "korean.queue_general"])
+    expect(offer.locator("ul.said li")).to_have_count(1)
+    expect(offer.locator("ul.said li")).to_contain_text("상담원")
+    expect(offer.locator("dl.collected dt")).to_have_text(["caller", "heard"])  # no internals such as hours
+    screenshot(page, "agent-console-offer-speech")
+    record = world["app"].extensions["ivr"].calllog.list()[0]
     hung = requests.post(f"{rest.url}/2010-04-01/Accounts/{ACCOUNT}/Calls/{record['call_sid']}.json",
                          data={"Status": "completed"}, timeout=10)
     assert hung.status_code == 200

@@ -24,8 +24,9 @@ from webhooks.security import public_url
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agent")
 AGENT_RING_SECONDS = 20
-#: Session variables an agent sees (what the caller entered and what lookups found), never internals.
-HIDDEN_VARIABLES = {"call_sid", "called", "recording_url", "last_input"}
+#: Session variables an agent never sees: internals, and `hours` (the schedule node's state). The rest is what the
+#: caller entered and what lookups found.
+HIDDEN_VARIABLES = {"call_sid", "called", "recording_url", "last_input", "hours"}
 
 
 def services() -> Any:
