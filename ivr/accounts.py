@@ -164,3 +164,39 @@ class AccountStore:
         return Account(username=fields["username"], role=Role(fields["role"]), name=fields.get("name") or "",
                        agent_id=fields.get("agent_id") or None, disabled=fields.get("disabled") == "1",
                        epoch=int(fields.get("epoch") or 0), created_at=float(fields.get("created_at") or 0))
+
+
+class SignInThrottle:
+    """Slows password guessing: after ``per_account`` failed sign-ins to one username, or ``per_client`` from one
+    address, within ``window`` seconds, further attempts are refused until the window ends. A success clears the
+    account's count. The window starts at the first failure."""
+
+    def __init__(self, redis: redis_lib.Redis, *, per_account: int = 10, per_client: int = 50, window: int = 900):
+        self.redis = redis
+        self.per_account, self.per_client, self.window = per_account, per_client, window
+
+    def retry_after(self, username: str, client: str) -> int:
+        """Seconds until this username may be tried again from this client; 0 when it may be now."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self._keys(username, client):
+            pipe.get(key)
+            pipe.ttl(key)
+        account_count, account_ttl, client_count, client_ttl = pipe.execute()
+        waits = [max(int(ttl), 1) for count, ttl, limit in ((account_count, account_ttl, self.per_account),
+                                                            (client_count, client_ttl, self.per_client))
+                 if count is not None and int(count) >= limit]
+        return max(waits, default=0)
+
+    def failed(self, username: str, client: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self._keys(username, client):
+            pipe.incr(key)
+            pipe.expire(key, self.window, nx=True)
+        pipe.execute()
+
+    def succeeded(self, username: str) -> None:
+        self.redis.delete(self._keys(username, "")[0])
+
+    @staticmethod
+    def _keys(username: str, client: str) -> tuple[str, str]:
+        return keys.sign_in_failures("account", username.strip().lower()), keys.sign_in_failures("client", client)

@@ -72,3 +72,8 @@ def wallboard_samples(day: str) -> str:
 
 # Marker saying the wallboard's sampling job is scheduled (one chain of jobs, whatever the workers).
 WALLBOARD_SAMPLING = f"{PREFIX}wallboard:sampling"
+
+
+def sign_in_failures(kind: str, who: str) -> str:
+    """Failed sign-ins counted per ``account`` (username) or per ``client`` (address), expiring with the window."""
+    return f"{PREFIX}sign-in-failures:{kind}:{who[:64]}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.accounts import AccountError, AccountStore, Role
+from ivr.accounts import AccountError, AccountStore, Role, SignInThrottle
 from ivr import keys
 
 
@@ -57,3 +57,18 @@ def test_password_change_and_disabling_end_sessions(store):
     assert store.authenticate("sam", "a brand new password") is not None
     with pytest.raises(AccountError, match="no account 'nobody'"):
         store.set_password("nobody", "a brand new password")
+
+
+def test_the_throttle_stops_guessing_per_account_and_per_client(redis):
+    throttle = SignInThrottle(redis, per_account=3, per_client=5, window=600)
+    for _ in range(2):
+        throttle.failed("sam", "10.0.0.1")
+    assert throttle.retry_after("sam", "10.0.0.1") == 0
+    throttle.failed("SAM", "10.0.0.1")
+    assert 590 <= throttle.retry_after("sam", "10.0.0.9") <= 600  # the account is locked from anywhere
+    assert throttle.retry_after("ana", "10.0.0.9") == 0
+    throttle.failed("ana", "10.0.0.1")
+    throttle.failed("bob", "10.0.0.1")  # five failures from this address
+    assert throttle.retry_after("carla", "10.0.0.1") > 0 and throttle.retry_after("carla", "10.0.0.2") == 0
+    throttle.succeeded("ana")
+    assert redis.get("ivr:sign-in-failures:account:ana") is None

@@ -61,6 +61,16 @@ def test_wrong_password_is_refused_without_saying_which_part(app):
     assert client.get("/api/queues").status_code == 401
 
 
+def test_repeated_wrong_passwords_lock_the_account_for_a_while(app):
+    client = app.test_client()
+    for _ in range(10):
+        assert _sign_in(client, "sam", "not the password").status_code == 401
+    locked = _sign_in(client, "sam")  # even the right password, until the window ends
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.get_data(as_text=True)
+    assert _sign_in(client, "ana").status_code == 302  # other accounts are not locked
+    assert app.test_client().get("/api/queues").status_code == 401
+
+
 def test_sign_in_without_the_csrf_token_is_refused(app):
     client = app.test_client()
     response = client.post("/login", data={"username": "sam", "password": PASSWORD})

@@ -20,7 +20,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ivr import keys
-from ivr.accounts import Account, AccountStore, Role
+from ivr.accounts import Account, AccountStore, Role, SignInThrottle
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -154,10 +154,19 @@ def login() -> Any:
     if request.method == "POST":
         csrf.protect()
         username = request.form.get("username", "")[:64]
+        client = request.remote_addr or "unknown"
+        throttle = SignInThrottle(current_app.extensions["ivr"].redis)
+        wait = throttle.retry_after(username, client)
+        if wait:
+            error = f"Too many failed sign-ins. Try again in {(wait + 59) // 60} minute{'s' if wait > 60 else ''}."
+            return render_template("login.html", title="Sign in", error=error), 429
         account = accounts().authenticate(username, request.form.get("password", "")[:256])
         if account is not None:
+            throttle.succeeded(username)
             login_user(SignedIn(account))
             return redirect(_safe_next(request.args.get("next")) or home_for(account))
+        throttle.failed(username, client)
+        log.warning("failed sign-in for %r from %s", username, client)
         error = "Wrong username or password, or the account is disabled."
     elif signed_in_account() is not None:
         return redirect(home_for(signed_in_account()))
