@@ -152,3 +152,20 @@ def test_sign_in_in_a_real_browser_with_the_keyboard(app, page, screenshot):
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         expect(page.get_by_role("status").first).to_contain_text("You are signed out")
+
+
+def test_with_redis_down_pages_and_the_api_say_so_without_a_traceback(tmp_path):
+    from ivr.redisserver import connect
+
+    settings = replace(Settings(), twilio_auth_token="test-auth-token", flows_dir=tmp_path, api_token="api-secret")
+    app = create_app(settings, redis_client=connect("redis://127.0.0.1:1/0"), publish_flows=False)  # nothing there
+    client = app.test_client()
+    assert client.get("/login").status_code == 200  # the form needs no database
+    response = _sign_in(client, "sam")
+    assert response.status_code == 503
+    assert "cannot reach its database" in response.get_data(as_text=True) and "Traceback" not in \
+        response.get_data(as_text=True)
+    api = client.get("/api/queues", headers={"Authorization": "Bearer api-secret"})
+    assert api.status_code == 503 and "cannot reach its database" in api.get_json()["error"]
+    agent = client.get("/api/agent", headers={"Authorization": "Bearer agt_x"})
+    assert agent.status_code == 503 and "cannot reach its database" in agent.get_json()["error"]

@@ -154,6 +154,11 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
         log.exception("unhandled error on %s", request.path)
         if request.path.startswith("/twilio/"):
             return Response(voice.fallback_twiml(), 200, mimetype="text/xml")
-        return jsonify(error="internal error"), 500
+        unavailable = isinstance(error, redis_lib.RedisError)
+        code, message = (503, "The system cannot reach its database right now; try again in a moment.") \
+            if unavailable else (500, "Something went wrong on our side; it has been logged.")
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+            return jsonify(error=message), code
+        return pages.plain_error_page(message, code)
 
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, render_template_string, request, url_for
 
 from ivr.accounts import Role
 from webhooks.auth import role_required, signed_in_account
@@ -65,6 +65,18 @@ def _html_error(code: int, title: str, message: str) -> Any:
         return render_template("error.html", title=title, message=message), code
 
     return handler
+
+
+def plain_error_page(message: str, code: int) -> Any:
+    """An error page that needs nothing that may have failed (no session, no Redis): the page of a fault."""
+    body = render_template_string(_PLAIN_ERROR, message=message)
+    return current_app.response_class(body, code, mimetype="text/html")
+
+
+_PLAIN_ERROR = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Unavailable · Northwind IVR</title>
+<link rel="stylesheet" href="{{ url_for('static', filename='console.css') }}"></head>
+<body><main id="main"><section class="card narrow"><h1>Sorry</h1><p role="alert">{{ message }}</p>
+<p><a href="{{ request.path }}">Try again</a></p></section></main></body></html>"""
 
 
 @bp.get("/")
