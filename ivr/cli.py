@@ -479,6 +479,7 @@ def serve(host: str, port: int, workers: int, worker_class: str, threads: int, n
         click.echo(f"IVR listening on {stack.base_url} (Redis {stack.redis_url}). Point your Twilio number's voice "
                    f"webhook at $IVR_PUBLIC_URL/twilio/voice and its status callback at /twilio/status.")
         click.echo(f"Try it: ivr call --url {stack.base_url}     (Ctrl-C stops everything)")
+        click.echo(f"Consoles: {stack.base_url}/ — sign in with an account from 'ivr accounts add'.")
         _wait_forever(stack)
 
 
