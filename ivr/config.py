@@ -42,6 +42,7 @@ class Settings:
     calllog_ttl: int = 30 * 86400
     api_token: str = ""
     secret_key: str = ""
+    stream_slots: int = 0
     trust_proxy: int = 0
     services: dict[str, str] = field(default_factory=dict)
     twilio_api_url: str | None = None
@@ -73,6 +74,7 @@ class Settings:
             calllog_ttl=_int(env, "IVR_CALLLOG_TTL", 30 * 86400),
             api_token=env.get("IVR_API_TOKEN", ""),
             secret_key=env.get("IVR_SECRET_KEY", ""),
+            stream_slots=_int(env, "IVR_STREAM_SLOTS", 0),
             trust_proxy=_int(env, "IVR_TRUST_PROXY", 0),
             services=services,
             twilio_api_url=(env.get("TWILIO_API_URL") or "").rstrip("/") or None,

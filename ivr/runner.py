@@ -85,6 +85,8 @@ def running_stack(*, host: str, port: int, workers: int, threads: int, with_work
     """Start Redis (if needed), gunicorn and an RQ worker; stop them all on exit."""
     env = dict(os.environ)
     env.update(env_overrides or {})
+    if worker_class == "gthread":  # half the threads at most for console streams: webhooks always find a thread
+        env.setdefault("IVR_STREAM_SLOTS", str(max(1, threads // 2)))
     embedded = None
     if not env.get("REDIS_URL"):
         embedded = EmbeddedRedis().start()

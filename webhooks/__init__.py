@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
         log.warning("no live flow version yet: %s", e)
 
     from webhooks import (accounts_console, agent_console, agents, api, auth, callbacks, flows_console, history,
-                          media, pages, prompts as prompt_audio, tryflow, voice, wallboard)
+                          media, pages, prompts as prompt_audio, streams, tryflow, voice, wallboard)
     app.register_blueprint(voice.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(media.bp)
@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     app.register_blueprint(prompt_audio.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(agents.bp)
+    streams.init_app(app)
     auth.init_app(app)
     pages.init_app(app)
     # Console pages; the first of a role's pages is where its accounts land after signing in.

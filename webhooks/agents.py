@@ -21,6 +21,7 @@ from routing import keys as keys_rt
 from routing.acd import Agent, AgentStatus, Outcome
 from webhooks.auth import session_role
 from webhooks.security import public_url
+from webhooks.streams import stream_slot
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agent")
 AGENT_RING_SECONDS = 20
@@ -187,6 +188,7 @@ BLOCK_MS = 1000
 
 @bp.get("/events")
 @agent_required
+@stream_slot
 def events():
     """Server-Sent Events: offers, their end, status changes, as they happen (``id:`` lines allow resuming)."""
     agent_id = g.agent_id

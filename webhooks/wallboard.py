@@ -25,6 +25,7 @@ from ivr.wallboard import SAMPLE_EVERY, WallboardHistory, fingerprint, live_queu
 from webhooks.auth import role_required, signed_in_account
 from webhooks.pages import add_nav
 from webhooks.security import api_token_required
+from webhooks.streams import stream_slot
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wallboard", __name__)
@@ -88,6 +89,7 @@ def current() -> Any:
 
 @bp.get("/api/wallboard/events")
 @supervisor_api
+@stream_slot
 def events() -> Any:
     """Server-Sent Events: a ``snapshot`` event at once, then whenever something changes (looked for every
     second) and at least every few seconds; the stream ends after :data:`STREAM_SECONDS` and the browser

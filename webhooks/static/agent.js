@@ -279,19 +279,31 @@
   setInterval(tick, 1000);
 
   // -- live updates ---------------------------------------------------------------------------------------------
-  const events = new EventSource("/api/agent/events");
-  events.addEventListener("open", () => { $("connection").textContent = "Live updates: connected"; sync(); });
-  events.addEventListener("error", () => { $("connection").textContent = "Live updates: reconnecting…"; });
-  for (const kind of ["offer", "offer-ended", "status", "call-ended"]) {
-    events.addEventListener(kind, (event) => {
-      if (kind === "offer-ended") {
-        const data = JSON.parse(event.data);
-        if (data.outcome === "timeout") ivr.announce("The offered call timed out and went to another agent");
-        if (data.outcome === "cancelled") ivr.announce("The caller hung up");
+  let events = null;
+  function connect() {
+    events = new EventSource("/api/agent/events");
+    const source = events;
+    source.addEventListener("open", () => { $("connection").textContent = "Live updates: connected"; sync(); });
+    source.addEventListener("error", () => {
+      $("connection").textContent = "Live updates: reconnecting…";
+      // refused (the server is at its stream limit, or the session ended): the browser gives up, we do not
+      // meanwhile a plain read every 5 s keeps offers coming
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(() => { if (events === source) { sync(); connect(); } }, 5000);
       }
-      sync();
     });
+    for (const kind of ["offer", "offer-ended", "status", "call-ended"]) {
+      source.addEventListener(kind, (event) => {
+        if (kind === "offer-ended") {
+          const data = JSON.parse(event.data);
+          if (data.outcome === "timeout") ivr.announce("The offered call timed out and went to another agent");
+          if (data.outcome === "cancelled") ivr.announce("The caller hung up");
+        }
+        sync();
+      });
+    }
   }
+  connect();
   window.addEventListener("pagehide", () => events.close());
   sync();
 })();
