@@ -89,13 +89,19 @@ def flows_check(paths: tuple[str, ...]) -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("-m", "--message", default="", help="What changed (kept in the history).")
 @click.option("--author", default=lambda: os.environ.get("USER") or getpass.getuser(), show_default="$USER")
-def flows_publish(directory: str | None, message: str, author: str) -> None:
+@click.option("--if-changed", is_flag=True, help="Only if the directory's files changed since it was last published "
+                                                "(what servers do at start: a version published or rolled back "
+                                                "since, e.g. from the console, stays live).")
+def flows_publish(directory: str | None, message: str, author: str, if_changed: bool) -> None:
     """Validate the flows directory and make it the live version (new calls only; running calls keep theirs)."""
     settings = _settings()
     directory = directory or str(settings.flows_dir)
     repo = _repo(settings)
     before = repo.store.current_version()
     try:
+        if if_changed and repo.published_as_is(directory):
+            click.echo(f"{directory} has not changed since it was published: version {before} stays live")
+            return
         version = repo.publish_directory(directory, author=author, message=message)
     except FlowError as e:
         for diagnostic in e.diagnostics:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ivr import keys
 from ivr.errors import FlowError, StoreError
 from ivr.flowcheck import load_bundle, read_directory
 from ivr.flowmodel import Bundle
@@ -55,7 +58,9 @@ class FlowRepository:
         return version, self.bundle(version)
 
     def publish_directory(self, directory: str | Path, *, author: str, message: str) -> int:
-        version = self.store.publish(read_directory(directory), self.validate, author=author, message=message)
+        sources = read_directory(directory)
+        version = self.store.publish(sources, self.validate, author=author, message=message)
+        self.store.redis.hset(keys.FLOWS_DIRECTORIES, _directory_id(directory), _sources_digest(sources))
         self._published(version)
         return version
 
@@ -91,13 +96,24 @@ class FlowRepository:
         else:
             acd.configure(routing.offer_timeout * 1000, routing.max_missed, routing.wrap_up * 1000)
 
+    def published_as_is(self, directory: str | Path) -> bool:
+        """Something is live and ``directory``'s files are what they were when it was last published."""
+        if self.store.current_version() is None:
+            return False
+        recorded = self.store.redis.hget(keys.FLOWS_DIRECTORIES, _directory_id(directory))
+        return recorded is not None and recorded.decode() == _sources_digest(read_directory(directory))
+
     def publish_at_start(self, directory: str | Path) -> int | None:
-        """Publish the flows directory when it differs from the current version and is valid.
+        """Publish the flows directory when nothing is live yet, or when its files changed since it was last
+        published; a publish or rollback made since (from the console or the command line) is never undone by a
+        restart.
 
         A broken directory never replaces a working version: its problems are logged and the current version
         stays. Returns the version in effect (None when nothing valid was ever published).
         """
         try:
+            if self.published_as_is(directory):
+                return self.store.current_version()
             return self.publish_directory(directory, author="server-start", message=f"published from {directory}")
         except FlowError as e:
             log.error("flows in %s are invalid; keeping version %s:\n%s", directory,
@@ -105,3 +121,11 @@ class FlowRepository:
         except StoreError as e:
             log.error("could not publish %s: %s", directory, e)
         return self.store.current_version()
+
+
+def _directory_id(directory: str | Path) -> str:
+    return str(Path(directory).resolve())
+
+
+def _sources_digest(sources: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(sources.items())).encode()).hexdigest()

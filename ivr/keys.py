@@ -28,6 +28,11 @@ FLOWS_CURRENT = f"{PREFIX}{{flows}}:current"
 FLOWS_HISTORY = f"{PREFIX}{{flows}}:history"
 
 
+# What each flows directory held when it was last published ({absolute path: digest of its files}), so a server
+# start republishes a directory only when its files changed, never undoing a publish or rollback made since.
+FLOWS_DIRECTORIES = f"{PREFIX}{{flows}}:directories"
+
+
 def flows_version(version: int) -> str:
     return f"{PREFIX}{{flows}}:v{version}"
 

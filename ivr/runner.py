@@ -100,8 +100,9 @@ def running_stack(*, host: str, port: int, workers: int, threads: int, with_work
     output = subprocess.DEVNULL if quiet else None
     try:
         # Publish once here, so several gunicorn workers do not race to publish the same directory.
-        publish = subprocess.run([sys.executable, "-m", "ivr.cli", "flows", "publish", "--author", "ivr-serve",
-                                  "-m", "published at server start"], env=env, capture_output=True, text=True)
+        publish = subprocess.run([sys.executable, "-m", "ivr.cli", "flows", "publish", "--if-changed",
+                                  "--author", "ivr-serve", "-m", "published at server start"],
+                                 env=env, capture_output=True, text=True)
         if publish.returncode != 0:
             sys.stderr.write(publish.stdout + publish.stderr)
         env["IVR_PUBLISH_ON_START"] = "0"

@@ -145,3 +145,28 @@ def test_nothing_to_roll_back_to(redis):
     store.publish({"main.yaml": "a"}, accept, author="a", message="")
     with pytest.raises(StoreError, match="no earlier version"):
         store.rollback(accept)
+
+
+def test_a_restart_republishes_a_directory_only_when_its_files_changed(redis, tmp_path):
+    """A version published (or rolled back to) from the console survives server restarts; editing the files on
+    disk still reaches the callers at the next start."""
+    import shutil
+    from pathlib import Path
+
+    from ivr.flowrepo import FlowRepository
+
+    flows = tmp_path / "flows"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "flows", flows)
+    repo = FlowRepository(FlowStore(redis))
+    assert repo.publish_at_start(flows) == 1
+    assert repo.publish_at_start(flows) == 1  # nothing changed
+    edited = dict(repo.store.get(1))
+    edited["english.yaml"] = edited["english.yaml"].replace("Goodbye.", "Goodbye and thank you.")
+    assert repo.publish_sources(edited, author="sam", message="from the console") == 2
+    assert FlowRepository(FlowStore(redis)).publish_at_start(flows) == 2  # a restart keeps the console's v2
+    assert repo.published_as_is(flows)
+    english = flows / "english.yaml"
+    english.write_text(english.read_text().replace("Goodbye.", "Bye now."))
+    assert not repo.published_as_is(flows)
+    assert FlowRepository(FlowStore(redis)).publish_at_start(flows) == 3  # the files changed: published
+    assert "Bye now." in repo.store.get(3)["english.yaml"]
