@@ -56,8 +56,9 @@ def sandbox(redis):
     client.close()
 
 
-def _app(redis, flows: Path, accounts: bool = True):
-    settings = replace(Settings(), twilio_auth_token="test-auth-token", flows_dir=flows, api_token="api-secret")
+def _app(redis, flows: Path, accounts: bool = True, **settings_overrides: Any):
+    settings = replace(Settings(), twilio_auth_token="test-auth-token", flows_dir=flows, api_token="api-secret",
+                       **settings_overrides)
     app = create_app(settings, redis_client=redis)
     if accounts:
         store = AccountStore(redis)
@@ -391,3 +392,80 @@ def test_try_this_draft_from_the_flows_editor(app, page, sign_in):
         page.get_by_role("button", name="Hang up").click()
         expect(page.locator("#try-status")).to_contain_text("The call ended")
     assert app.extensions["ivr"].repo.store.current_version() == live_version
+
+
+# -- lookups in a try ----------------------------------------------------------------------------------------------
+PROBE = """description: Lookups a try must not make.
+numbers: ["+15550100198"]
+language: en-US
+services:
+  billing:
+    url: {billing}
+  elsewhere:
+    url: {elsewhere}
+start: write
+nodes:
+  write:
+    lookup:
+      service: billing
+      path: "/accounts/12345674"
+      method: POST
+      body: {{note: "from a draft"}}
+      as: written
+      on_failure: wander
+    next: wander
+  wander:
+    lookup:
+      service: elsewhere
+      path: "/secrets"
+      as: secret
+      on_failure: bye
+    next: bye
+  bye:
+    hangup: "Goodbye from the probe."
+"""
+
+
+@pytest.fixture
+def listener():
+    """A loopback HTTP server that records every request it gets."""
+    from flask import Flask, request
+
+    seen: list[str] = []
+    probe = Flask("listener")
+
+    @probe.route("/<path:path>", methods=["GET", "POST"])
+    def anything(path):
+        seen.append(f"{request.method} /{path}")
+        return {"ok": True}
+
+    with LoopbackServer(probe) as server:
+        yield server.base_url, seen
+
+
+def test_a_try_reads_real_services_but_never_writes_or_wanders(redis, sandbox, flows, backend, listener):
+    app = _app(redis, flows, services={"billing": backend})  # the live flows' billing service, on loopback
+    try:
+        _reads_but_never_writes_or_wanders(app, backend, listener)
+    finally:
+        app.extensions["tryflow"].close()
+
+
+def _reads_but_never_writes_or_wanders(app, backend, listener):
+    console = Console(app)
+    try_id = console.start_try(to="+15550100101")  # the live version: a balance read from the billing API
+    for keys_ in ("1", "12345674#", "1"):
+        console.until(try_id, "waiting")
+        console.send(try_id, kind="keys", keys=keys_)
+    console.until(try_id, "waiting")
+    assert "your balance is 142 dollars and 17 cents" in console.said(try_id)
+    console.send(try_id, kind="hangup")
+    console.until(try_id, "ended")
+
+    elsewhere, seen = listener
+    draft = console.start_try(file="probe.yaml", source=PROBE.format(billing=backend, elsewhere=elsewhere))
+    console.until(draft, "ended")
+    assert "Goodbye from the probe." in console.said(draft)
+    failed = [(s["node"], s.get("error")) for s in console.steps(draft) if s["outcome"] == "lookup-failed"]
+    assert failed == [("write", "NotSentInTry"), ("wander", "NotSentInTry")]
+    assert seen == []  # the address the live flows never use was not reached

@@ -27,6 +27,7 @@ from ivr.errors import FlowError, StoreError
 from ivr.flowcheck import load_bundle
 from ivr.flowmodel import Bundle
 from ivr.simulator import LoopbackServer
+from ivr.trylookups import TryLookups
 from ivr.trysession import (
     KEEP_AFTER_END, InputKind, SandboxRouter, TryError, TryInput, TryRunner, TryState, TryStore,
 )
@@ -102,6 +103,7 @@ class Sandbox:
             calls = services.calls
             calls.on_queued = calls.on_offer = calls.on_closed = calls.on_wrap_up = calls.on_recorded = None
             calls.router = SandboxRouter(self.redis, live=self.live_app.extensions["ivr"].calls.router)
+            calls.http = TryLookups(self.live_app.extensions["ivr"].repo)
             services.repo.on_publish = None
             self.server = LoopbackServer(app).__enter__()
             real_models = services.models.real
