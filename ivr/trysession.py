@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping
 
 import redis as redis_lib
 
+from ivr import keys
 from ivr.errors import IvrError
 from ivr.flowrepo import FlowRepository
 from ivr.listening import ListenStore
@@ -427,6 +428,7 @@ class TryRunner:
         caller = TryCaller(self.store, try_id, owner, self.listening, self.speech_served, self.stop)
         call_sid = "CA" + secrets.token_hex(16)
         outcome = "error"
+        version: int | None = None
         transport: _PinningTransport | None = None
         try:
             lock = self.store.redis.lock(PUBLISH_LOCK, timeout=30, blocking_timeout=PUBLISH_LOCK_WAIT)
@@ -434,6 +436,7 @@ class TryRunner:
                 raise TryError("the sandbox is busy starting other tries: try again in a moment")
             transport = _PinningTransport(self.base_url, lock)
             version = self.repo.store.publish(sources, self.repo.validate, author=owner, message=f"try {try_id}")
+            self.store.redis.persist(keys.flows_version(version))  # reused by this try: kept while it runs
             self.repo.apply_routing_settings(version)
             self.store.update(try_id, call_sid=call_sid, sandbox_version=version, state=TryState.RUNNING.value)
             self.store.push_event(try_id, "started", call_sid=call_sid, caller=caller_number, called=called)
@@ -448,6 +451,8 @@ class TryRunner:
             if transport is not None:
                 transport.release()
             try:
+                if version is not None:  # the sandbox keeps no version for long: each try publishes its own
+                    self.store.redis.expire(keys.flows_version(version), KEEP_AFTER_END)
                 self.store.push_event(try_id, "ended", outcome=outcome, reason=caller.end_reason)
                 self.store.end(try_id, owner)
             except redis_lib.RedisError:  # Redis gone: the keys expire, the page sees the heartbeat stop

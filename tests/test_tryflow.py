@@ -180,6 +180,8 @@ def test_keys_and_a_typed_phrase_drive_the_english_flow(app, sandbox):
     assert sandbox.exists(meta_key(try_id), events_key(try_id)) == 2
     assert sandbox.ttl(meta_key(try_id)) > 0 and sandbox.ttl(events_key(try_id)) > 0
     assert sandbox.zcard(owner_key("sam")) == 0  # ended: no longer counts against the limit
+    version = int(sandbox.get(keys.FLOWS_CURRENT))
+    assert 0 < sandbox.ttl(keys.flows_version(version)) <= 3600  # the sandbox's versions do not pile up
 
 
 def test_a_typed_korean_phrase_reaches_the_menu_intent_as_recognized_speech_would(app):
