@@ -244,3 +244,12 @@ def test_agent_console_page_is_in_the_agents_navigation(app):
     page = alice.get("/agent").get_data(as_text=True)
     assert 'href="/agent"' in page and "agent.js" in page and "<script>" not in page
     assert 'data-status="available"' in page and 'data-status="busy"' not in page
+
+
+@pytest.mark.parametrize("status", ["busy", "wrap-up", "lunch", None])
+def test_an_agent_chooses_only_available_break_or_offline(app, status):
+    console = Console(app, "alice")
+    refused = console.post("/api/agent/status", {"status": status})
+    assert refused.status_code == 400 and refused.get_json()["error"] == \
+        "'status' must be one of available, break, offline"
+

@@ -104,12 +104,12 @@ def me():
 @bp.post("/status")
 @agent_required
 def set_status():
+    """The agent chooses available, break or offline; busy and wrap-up are the system's to set."""
     body = request.get_json(silent=True) or {}
-    try:
-        status = AgentStatus(body.get("status"))
-    except ValueError:
-        choices = ", ".join(s.value for s in AgentStatus)
-        return jsonify(error=f"'status' must be one of {choices}"), 400
+    choices = {s.value: s for s in AGENT_CHOICES}
+    status = choices.get(str(body.get("status")))
+    if status is None:
+        return jsonify(error=f"'status' must be one of {', '.join(choices)}"), 400
     offer = services().calls.router.set_status(g.agent_id, status)
     services().calls.offered(offer)
     if status is not AgentStatus.OFFLINE:
