@@ -56,7 +56,7 @@ class Edge:
 
 def node_id(name: str) -> str:
     """The SVG id of a node's group (node names are letters, digits, '_' and '-', so valid in an id)."""
-    return f"node-{name}"
+    return f"flow-node-{name}"
 
 
 def edges(flow: Flow, raw: Any = None) -> list[Edge]:

@@ -79,7 +79,7 @@ def big_flow(count: int = 40) -> tuple[str, list[tuple[str, str, str]]]:
 
 def _groups(svg: str, kind: str) -> list[str]:
     """The SVG groups Graphviz wrote for each node or edge (``kind``), each up to the next group."""
-    chunks = re.split(r'(?=<g id="[a-z]+&#45;[^"]*" class="(?:node|edge)">)', svg)
+    chunks = re.split(r'(?=<g id="[a-z&#;0-9]+&#45;[^"]*" class="(?:node|edge)">)', svg)
     return [c for c in chunks if re.match(rf'<g id="[^"]+" class="{kind}">', c)]
 
 
@@ -87,7 +87,7 @@ def _boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
     """Each node's bounding box (x0, y0, x1, y1) from the shapes Graphviz drew for it."""
     boxes = {}
     for group in _groups(svg, "node"):
-        name = re.search(r'<g id="node&#45;([^"]+)"', group)
+        name = re.search(r'<g id="flow&#45;node&#45;([^"]+)"', group)
         if name is None:
             continue  # the entry marker
         shapes = re.findall(r'\s(?:points|d)="([^"]+)"', group)
@@ -435,12 +435,12 @@ def test_a_supervisor_edits_publishes_and_rolls_back_in_the_browser(app, page, s
 
         page.get_by_role("link", name="Diagram of english").click()
         expect(page.get_by_role("heading", name=re.compile("^Flow english"))).to_be_visible()
-        expect(page.locator("#diagram svg #node-main_menu")).to_be_visible()
+        expect(page.locator("#diagram svg #flow-node-main_menu")).to_be_visible()
         page.get_by_label("Find a node").fill("identified")
         page.get_by_label("Find a node").press("Enter")
         expect(page.locator("#node-find-result")).to_have_text("Showing node identified.")
-        expect(page.locator("#node-identified")).to_have_class(re.compile(r"\bfound\b"))
-        expect(page.locator("#node-identified a")).to_be_focused()
+        expect(page.locator("#flow-node-identified")).to_have_class(re.compile(r"\bfound\b"))
+        expect(page.locator("#flow-node-identified a")).to_be_focused()
         screenshot(page, "flow-diagram")
 
         page.get_by_role("link", name="Edit english.yaml").click()
@@ -521,9 +521,9 @@ def test_a_40_node_diagram_in_the_browser(app, page, screenshot, sign_in):
     with LoopbackServer(app) as server:
         sign_in(page, server.base_url, "sam")
         page.goto(server.base_url + "/flows/diagram/big")
-        expect(page.locator("#diagram svg g.node[id^='node-']")).to_have_count(40)
+        expect(page.locator("#diagram svg g.node[id^='flow-node-']")).to_have_count(40)
         expect(page.locator("#diagram svg g.edge")).to_have_count(len(_expected) + 1)
-        expect(page.locator("#node-n0")).to_be_in_viewport()  # the diagram opens on its entry
+        expect(page.locator("#flow-node-n0")).to_be_in_viewport()  # the diagram opens on its entry
         screenshot(page, "flow-diagram-40")
         page.get_by_role("button", name="Fit whole flow").click()
         expect(page.get_by_role("button", name="Fit whole flow")).to_have_attribute("aria-pressed", "true")
@@ -532,8 +532,8 @@ def test_a_40_node_diagram_in_the_browser(app, page, screenshot, sign_in):
         screenshot(page, "flow-diagram-40-fit")
         page.get_by_role("button", name="Fit whole flow").click()
         page.get_by_role("row", name=re.compile(r"^n39 ")).get_by_role("button", name="Show in diagram").click()
-        expect(page.locator("#node-n39")).to_be_in_viewport()
-        page.locator("#node-n39 a").click()  # a node leads to the editor at its line
+        expect(page.locator("#flow-node-n39")).to_be_in_viewport()
+        page.locator("#flow-node-n39 a").click()  # a node leads to the editor at its line
         expect(page.get_by_label("YAML", exact=True)).to_be_focused()
         line = text.splitlines().index("  n39:") + 1
         offset = len("\n".join(text.splitlines()[: line - 1])) + 1

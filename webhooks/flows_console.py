@@ -191,7 +191,7 @@ def _editor(version: int | None, file: str, source: str, *, new: bool) -> Any:
                                message="Publish the flows directory first (ivr flows publish)."), 409
     line = request.args.get("line", "")
     return render_template("flows/edit.html", title=f"Edit {file}" if file else "New flow file", file=file,
-                           source=source, version=version, new=new, line=int(line) if line.isdigit() else 0,
+                           source=source, version=version, new=new, line=int(line) if line.isdigit() and len(line) <= 6 else 0,
                            can_try=TRY_ENDPOINT in current_app.view_functions, try_endpoint=TRY_ENDPOINT)
 
 
@@ -207,7 +207,7 @@ def rollback(version: int) -> Any:
         abort(404)
     if request.method == "POST":
         base = request.form.get("base", "")
-        if not base.isdigit():
+        if not base.isdigit() or len(base) > 9:
             return _page_error("Request refused", "The form lacks the version it was based on: reload the page.",
                                400)
         try:
@@ -294,7 +294,7 @@ def publish() -> Any:
 def _version_arg() -> int:
     raw = request.args.get("version", "")
     if raw:
-        if not raw.isdigit():
+        if not raw.isdigit() or len(raw) > 9:
             abort(404)
         return int(raw)
     version = _repo().store.current_version()

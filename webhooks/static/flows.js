@@ -198,7 +198,7 @@ const flowsEditor = {
 const flowsDiagram = {
   init(figure) {
     this.figure = figure;
-    const entry = document.getElementById(`node-${figure.dataset.start}`);
+    const entry = document.getElementById(`flow-node-${figure.dataset.start}`);
     if (entry) {  // open on the entry node (a wide flow may have it far from the left edge)
       const box = entry.getBoundingClientRect(), frame = figure.getBoundingClientRect();
       figure.scrollLeft += box.left + box.width / 2 - (frame.left + frame.width / 2);
@@ -222,7 +222,7 @@ const flowsDiagram = {
   /** Scroll the diagram to a node, outline it, and focus its link (when it has one). */
   show(name) {
     const result = document.getElementById("node-find-result");
-    const node = name ? document.getElementById(`node-${name}`) : null;
+    const node = name ? document.getElementById(`flow-node-${name}`) : null;
     for (const old of this.figure.querySelectorAll(".node.found")) old.classList.remove("found");
     if (!node) { result.textContent = name ? `No node '${name}' in this flow.` : "Type a node name."; return; }
     node.classList.add("found");
