@@ -19,4 +19,4 @@ def sign_in_client(client, username: str = "sam", password: str = PASSWORD) -> s
     token = csrf_token(client)
     response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
-    return token
+    return csrf_token(client, "/")  # signing in starts a new session, with a new token

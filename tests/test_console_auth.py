@@ -98,10 +98,20 @@ def test_agent_session_drives_the_agent_api_with_csrf_on_changes(app):
     assert app.extensions["ivr"].calls.router.status("ana")[0] is AgentStatus.AVAILABLE
 
 
-def test_bearer_tokens_still_work_withoutcsrf_token(app):
+def test_bearer_tokens_still_work_without_csrf(app):
     client = app.test_client()
     assert client.get("/api/queues", headers={"Authorization": "Bearer api-secret"}).status_code == 200
     assert client.get("/api/queues", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_signing_in_starts_a_new_session_with_a_new_csrf_token(app):
+    client = app.test_client()
+    before = csrf_token(client)
+    assert _sign_in(client, "sam").status_code == 302
+    after = csrf_token(client, "/")
+    assert after != before
+    refused = client.post("/logout", data={"csrf_token": before})  # the anonymous session's token is void
+    assert refused.status_code == 400 and client.get("/api/queues").status_code == 200
 
 
 def test_next_only_leads_to_this_site(app):

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request,
-                   url_for)
+                   session, url_for)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -163,6 +163,7 @@ def login() -> Any:
         account = accounts().authenticate(username, request.form.get("password", "")[:256])
         if account is not None:
             throttle.succeeded(username)
+            session.clear()  # a new session (and CSRF token) for the signed-in account: nothing carried over
             login_user(SignedIn(account))
             return redirect(_safe_next(request.args.get("next")) or home_for(account))
         throttle.failed(username, client)
