@@ -51,6 +51,22 @@ def test_streams_beyond_the_cap_are_refused_until_one_closes(app):
     assert slots.open == 0
 
 
+def test_one_client_cannot_take_every_slot(app):
+    app.extensions["ivr_streams"].limit = 10
+    agent = app.test_client()
+    sign_in_client(agent, "ana")
+    mine = [agent.get("/api/agent/events", buffered=False) for _ in range(3)]
+    assert [r.status_code for r in mine] == [200, 200, 200]
+    fourth = agent.get("/api/agent/events", buffered=False)
+    assert fourth.status_code == 503 and "already have 3 live streams" in fourth.get_json()["error"]
+    others = app.test_client().get("/api/wallboard/events", headers={"Authorization": "Bearer api-secret"},
+                                   buffered=False)
+    assert others.status_code == 200  # slots are left for everyone else
+    for response in [*mine, others]:
+        response.close()
+    assert app.extensions["ivr_streams"].open == 0
+
+
 def test_a_refused_or_failed_stream_keeps_no_slot(app):
     slots = app.extensions["ivr_streams"]
     bad = app.test_client().get("/api/agent/events?after=not-an-id",
