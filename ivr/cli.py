@@ -139,6 +139,27 @@ def flows_rollback(to: int | None) -> None:
     click.echo(f"version {version} is live")
 
 
+@flows.command("export")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--version", "version", type=int, default=None, help="Version to write (default: the live one).")
+def flows_export(directory: str | None, version: int | None) -> None:
+    """Write a published version's files into a directory (default: $IVR_FLOWS_DIR), e.g. to commit what was
+    edited and published in the browser."""
+    settings = _settings()
+    directory = directory or str(settings.flows_dir)
+    repo = _repo(settings)
+    version = version if version is not None else repo.store.current_version()
+    if version is None:
+        raise click.ClickException("no flow version is published yet")
+    try:
+        report = repo.export(version, directory)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from e
+    for name, what in report.items():
+        click.echo(f"  {what:<10} {name}")
+    click.echo(f"version {version} written to {directory}")
+
+
 @flows.command("test")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-v", "--verbose", is_flag=True, help="Print each call's transcript.")

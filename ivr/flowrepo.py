@@ -96,6 +96,30 @@ class FlowRepository:
         else:
             acd.configure(routing.offer_timeout * 1000, routing.max_missed, routing.wrap_up * 1000)
 
+    def export(self, version: int, directory: str | Path) -> dict[str, str]:
+        """Write ``version``'s flow files into ``directory`` (the console's edits back into a checkout), and
+        return what happened to each: ``new``, ``changed``, ``unchanged``, or ``not in vN`` for a YAML file of the
+        directory the version does not have (left alone). Exporting the live version marks the directory as
+        published, so the next server start does not publish it again."""
+        sources = self.store.get(version)
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        report: dict[str, str] = {}
+        for name, text in sorted(sources.items()):
+            if Path(name).name != name or name.startswith("."):
+                raise StoreError(f"version {version} has a file name that is not a plain file name: {name!r}")
+            path = target / name
+            before = path.read_text(encoding="utf-8") if path.exists() else None
+            report[name] = "new" if before is None else "unchanged" if before == text else "changed"
+            if before != text:
+                path.write_text(text, encoding="utf-8")
+        for path in sorted(target.glob("*.yaml")):
+            if path.name not in sources:
+                report[path.name] = f"not in v{version}"
+        if version == self.store.current_version() and all(not s.startswith("not in") for s in report.values()):
+            self.store.redis.hset(keys.FLOWS_DIRECTORIES, _directory_id(directory), _sources_digest(sources))
+        return report
+
     def published_as_is(self, directory: str | Path) -> bool:
         """Something is live and ``directory``'s files are what they were when it was last published."""
         if self.store.current_version() is None:

@@ -170,3 +170,35 @@ def test_a_restart_republishes_a_directory_only_when_its_files_changed(redis, tm
     assert not repo.published_as_is(flows)
     assert FlowRepository(FlowStore(redis)).publish_at_start(flows) == 3  # the files changed: published
     assert "Bye now." in repo.store.get(3)["english.yaml"]
+
+
+def test_export_writes_a_version_back_into_a_directory(redis, redis_url, tmp_path):
+    """What was published from the console goes back into the team's checkout (ivr flows export)."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+    from ivr.flowrepo import FlowRepository
+
+    flows = tmp_path / "flows"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "flows", flows)
+    repo = FlowRepository(FlowStore(redis))
+    repo.publish_at_start(flows)
+    edited = dict(repo.store.get(1))
+    edited["english.yaml"] = edited["english.yaml"].replace("Goodbye.", "Goodbye and thank you.")
+    repo.publish_sources(edited, author="sam", message="from the console")
+    (flows / "old.yaml").write_text("# not part of any version\n")
+    result = CliRunner().invoke(main, ["flows", "export", str(flows)],
+                                env={"REDIS_URL": redis_url, "IVR_FLOWS_DIR": str(flows)})
+    assert result.exit_code == 0, result.output
+    assert "  changed    english.yaml" in result.output and "  unchanged  main.yaml" in result.output
+    assert "  not in v2  old.yaml" in result.output and "version 2 written to" in result.output
+    assert "Goodbye and thank you." in (flows / "english.yaml").read_text()
+    (flows / "old.yaml").unlink()
+    assert repo.export(2, flows)["english.yaml"] == "unchanged"
+    assert repo.published_as_is(flows) and repo.publish_at_start(flows) == 2  # a restart publishes nothing new
+    other = tmp_path / "v1"
+    assert set(repo.export(1, other).values()) == {"new"} and "Goodbye and thank you." not in \
+        (other / "english.yaml").read_text()
