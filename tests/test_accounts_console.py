@@ -227,3 +227,26 @@ def test_accounts_in_a_real_browser(app, browser, page, screenshot, sign_in):
         bea.get_by_role("button", name="Sign in").click()
         expect(bea.get_by_role("alert")).to_contain_text("the account is disabled")
         bea_context.close()
+
+
+def test_anyone_signed_in_changes_their_own_password(app):
+    ana = app.test_client()
+    token = sign_in_client(ana, "ana")
+    other_tab = app.test_client()
+    sign_in_client(other_tab, "ana")
+    assert ana.get("/password").status_code == 200  # an agent too
+    wrong = ana.post("/password", data={"current": "not my password", "password": NEW_PASSWORD,
+                                        "confirm": NEW_PASSWORD, "csrf_token": token})
+    assert wrong.status_code == 400 and error_of(wrong, "current") == "This is not your current password."
+    differ = ana.post("/password", data={"current": PASSWORD, "password": NEW_PASSWORD, "confirm": "something else",
+                                         "csrf_token": token})
+    assert differ.status_code == 400 and error_of(differ, "confirm") == "The two passwords differ."
+    assert ana.post("/password", data={"current": PASSWORD, "password": NEW_PASSWORD,
+                                       "confirm": NEW_PASSWORD}).status_code == 400  # no CSRF token
+    done = ana.post("/password", data={"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
+                                       "csrf_token": token})
+    assert done.status_code == 302
+    assert ana.get("/api/agent").status_code == 200  # this session goes on
+    assert other_tab.get("/api/agent").status_code == 401  # the others end
+    store = AccountStore(app.extensions["ivr"].redis)
+    assert store.authenticate("ana", PASSWORD) is None and store.authenticate("ana", NEW_PASSWORD) is not None

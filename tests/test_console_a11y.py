@@ -38,8 +38,8 @@ def _pages(calls) -> dict[str, list[str]]:
     return {
         "": ["/login"],
         "sam": ["/wallboard", "/flows", "/flows/diagram/english", "/flows/edit/english.yaml", "/flows/try", "/calls",
-                f"/calls/{calls.balance}", "/accounts", "/accounts/ana"],
-        "ana": ["/agent"],
+                f"/calls/{calls.balance}", "/accounts", "/accounts/ana", "/password"],
+        "ana": ["/agent", "/password"],
     }
 
 

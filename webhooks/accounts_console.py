@@ -66,6 +66,10 @@ class PasswordForm(Form):
     confirm = PasswordField("Repeat the password", validators=SAME_PASSWORD)
 
 
+class OwnPasswordForm(PasswordForm):
+    current = PasswordField("Current password", validators=[InputRequired("Enter your current password.")])
+
+
 class NewAccountForm(Form):
     """A new account. The routing agent fields matter only for the agent role."""
 
@@ -259,3 +263,26 @@ def enable(username: str) -> Any:
     _store().set_disabled(account.username, False)
     flash(f"Account {account.username} is enabled again.")
     return redirect(url_for("accounts_console.account", username=account.username))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@role_required(Role.AGENT, Role.SUPERVISOR)
+def own_password() -> Any:
+    """Any signed-in account changes its own password (the current one first); its other sessions end, this one
+    goes on."""
+    me = signed_in_account()
+    assert me is not None  # role_required
+    form = OwnPasswordForm(request.form if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.validate():
+            store = _store()
+            if store.authenticate(me.username, form.current.data or "") is None:
+                form.current.errors = [*form.current.errors, "This is not your current password."]
+            else:
+                store.set_password(me.username, form.password.data)
+                login_user(SignedIn(store.get(me.username)))  # type: ignore[arg-type]
+                flash("Your password is changed; your other sessions have ended.")
+                return redirect(url_for("pages.home"))
+        return render_template("own_password.html", title="Change your password", form=form), 400
+    return render_template("own_password.html", title="Change your password", form=form)
+
