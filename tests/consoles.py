@@ -20,3 +20,27 @@ def sign_in_client(client, username: str = "sam", password: str = PASSWORD) -> s
     response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
     return csrf_token(client, "/")  # signing in starts a new session, with a new token
+
+
+def console_app(redis, tmp_path, **settings_overrides):
+    """The app on a copy of the sample flows, with routing agent Ana (billing 5) and the accounts ``ana`` (agent)
+    and ``sam`` (supervisor); bearer API token ``api-secret``."""
+    import shutil
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ivr.accounts import AccountStore, Role
+    from ivr.config import Settings
+    from routing.acd import Agent
+    from webhooks import create_app
+
+    flows = tmp_path / "flows"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "flows", flows)
+    settings = replace(Settings(), twilio_auth_token="test-auth-token", flows_dir=flows, api_token="api-secret",
+                       **settings_overrides)
+    app = create_app(settings, redis_client=redis)
+    app.extensions["ivr"].calls.router.register(Agent("ana", "Ana Lopez", {"billing": 5}))
+    store = AccountStore(redis)
+    store.create("ana", PASSWORD, Role.AGENT, agent_id="ana", name="Ana Lopez")
+    store.create("sam", PASSWORD, Role.SUPERVISOR, name="Sam Rivera")
+    return app

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from consoles import PASSWORD, csrf_token
-from ivr.accounts import AccountStore, Role
+from consoles import PASSWORD, console_app, csrf_token
+from ivr.accounts import AccountStore
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
-from routing.acd import Agent, AgentStatus
+from routing.acd import AgentStatus
 from webhooks import create_app
-
-SAMPLES = Path(__file__).resolve().parent.parent / "flows"
-
 
 @pytest.fixture
 def app(redis, tmp_path):
-    flows = tmp_path / "flows"
-    shutil.copytree(SAMPLES, flows)
-    settings = replace(Settings(), twilio_auth_token="test-auth-token", flows_dir=flows, api_token="api-secret")
-    app = create_app(settings, redis_client=redis)
-    app.extensions["ivr"].calls.router.register(Agent("ana", "Ana Lopez", {"billing": 5}))
-    store = AccountStore(redis)
-    store.create("ana", PASSWORD, Role.AGENT, agent_id="ana", name="Ana Lopez")
-    store.create("sam", PASSWORD, Role.SUPERVISOR, name="Sam Rivera")
-    return app
+    return console_app(redis, tmp_path)
 
 
 def _sign_in(client, username, password=PASSWORD, next_=None):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from consoles import PASSWORD, csrf_token
+from consoles import PASSWORD, console_app, csrf_token
 from ivr.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.flowcheck import check_files
@@ -20,14 +20,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 
 @pytest.fixture
 def app(redis, tmp_path):
-    flows = tmp_path / "flows"
-    shutil.copytree(SAMPLES, flows)
-    settings = replace(Settings(), twilio_auth_token="test-auth-token", flows_dir=flows, api_token="api-secret")
-    app = create_app(settings, redis_client=redis)
-    store = AccountStore(redis)
-    store.create("ana", PASSWORD, Role.AGENT, agent_id="ana", name="Ana Lopez")
-    store.create("sam", PASSWORD, Role.SUPERVISOR, name="Sam Rivera")
-    return app
+    return console_app(redis, tmp_path)
 
 
 def _signed_in(app, username="sam"):

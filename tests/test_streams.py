@@ -3,31 +3,14 @@ given back when a stream closes, so webhooks always keep threads of their own.""
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from consoles import PASSWORD, sign_in_client
-from ivr.accounts import AccountStore, Role
-from ivr.config import Settings
-from routing.acd import Agent
-from webhooks import create_app
-
-SAMPLES = Path(__file__).resolve().parent.parent / "flows"
-
+from consoles import console_app, sign_in_client
 
 @pytest.fixture
 def app(redis, tmp_path):
-    flows = tmp_path / "flows"
-    shutil.copytree(SAMPLES, flows)
-    settings = replace(Settings(), twilio_auth_token="test-auth-token", flows_dir=flows, api_token="api-secret",
-                       stream_slots=2)
-    app = create_app(settings, redis_client=redis)
-    app.extensions["ivr"].calls.router.register(Agent("ana", "Ana Lopez", {"billing": 5}))
-    AccountStore(redis).create("ana", PASSWORD, Role.AGENT, agent_id="ana", name="Ana Lopez")
-    return app
+    return console_app(redis, tmp_path, stream_slots=2)
 
 
 def test_streams_beyond_the_cap_are_refused_until_one_closes(app):
@@ -86,7 +69,6 @@ def test_a_console_refused_a_stream_connects_when_a_slot_frees(app, browser, sig
     from ivr.simulator import LoopbackServer
 
     app.extensions["ivr_streams"].limit = 1
-    AccountStore(app.extensions["ivr"].redis).create("sam", PASSWORD, Role.SUPERVISOR, name="Sam Rivera")
     with LoopbackServer(app) as server:
         supervisor = browser.new_context()
         wallboard = supervisor.new_page()
