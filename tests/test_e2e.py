@@ -163,3 +163,38 @@ def test_demo_command_runs_a_whole_call(tmp_path):
         in demo.stdout
     assert "AGENT Olivia accepts (200)" in demo.stdout and "disposition answered" in demo.stdout
     assert re.search(r"supervisor +sam / \S{12}", demo.stdout) and re.search(r"agent +ana / \S{12}", demo.stdout)
+
+
+def test_consoles_under_gunicorn_with_accounts_from_the_command_line(stack, e2e_redis_url, browser, sign_in):
+    """Accounts made with `ivr accounts add` sign in to the real server (two gunicorn workers share the signing
+    key through Redis); the agent goes available from the console and the supervisor's wallboard shows it live."""
+    from playwright.sync_api import expect
+
+    env = {"REDIS_URL": e2e_redis_url, "IVR_PASSWORD": "a long e2e password"}
+    made = cli("agents", "add", "e2e-ana", "--name", "Ana E2E", "--skill", "billing=5", "--language", "en", env=env)
+    assert made.returncode == 0, made.stderr
+    for args in (["e2e-ana", "--role", "agent"], ["e2e-sam", "--role", "supervisor", "--name", "Sam E2E"]):
+        result = cli("accounts", "add", *args, env=env)
+        assert result.returncode == 0 and "created" in result.stdout, result.stderr
+    listed = cli("accounts", "list", env=env).stdout
+    assert re.search(r"e2e-ana +agent +enabled +e2e-ana +Ana E2E", listed)
+
+    supervisor, agent = browser.new_context(), browser.new_context()
+    try:
+        wallboard = supervisor.new_page()
+        sign_in(wallboard, stack.base_url, "e2e-sam", "a long e2e password")
+        expect(wallboard.get_by_role("heading", name="Wallboard")).to_be_visible()
+        row = wallboard.locator("tr", has_text="Ana E2E")
+        expect(row).to_contain_text("offline")
+        console = agent.new_page()
+        sign_in(console, stack.base_url, "e2e-ana", "a long e2e password")
+        expect(console.locator("#connection")).to_have_text("Live updates: connected")
+        console.get_by_role("button", name="Available", exact=True).click()
+        expect(console.locator("#status-badge")).to_have_text("Available")
+        expect(row).to_contain_text("available")  # live, on the other worker or the same one
+        for _ in range(6):  # many requests: they land on both workers, and every one knows the session
+            console.reload()
+            expect(console.locator("#status-badge")).to_have_text("Available")
+    finally:
+        supervisor.close()
+        agent.close()
