@@ -63,6 +63,15 @@ def _bundle_or_404(version: int) -> Bundle:
         abort(404)
 
 
+def _flow_to_draw(flow: str) -> tuple[int, Bundle]:
+    """The version asked for (``?version=``, default the live one) and its bundle, which has ``flow``; else 404."""
+    version = _version_arg()
+    bundle = _bundle_or_404(version)
+    if flow not in bundle.flows:
+        abort(404)
+    return version, bundle
+
+
 def _diagnostic(d: Diagnostic) -> dict[str, Any]:
     return {"file": d.file, "line": d.line, "path": d.path, "message": d.message, "severity": d.severity.value,
             "text": str(d)}
@@ -131,10 +140,7 @@ def index() -> Any:
 @role_required(Role.SUPERVISOR)
 def diagram(flow: str) -> Any:
     """One flow drawn as a graph (default: in the live version)."""
-    version = _version_arg()
-    bundle = _bundle_or_404(version)
-    if flow not in bundle.flows:
-        abort(404)
+    version, bundle = _flow_to_draw(flow)
     model = bundle.flows[flow]
     error = None
     try:
@@ -152,10 +158,7 @@ def diagram(flow: str) -> Any:
 @role_required(Role.SUPERVISOR)
 def diagram_svg(flow: str) -> Any:
     """The diagram alone, as an SVG document."""
-    version = _version_arg()
-    bundle = _bundle_or_404(version)
-    if flow not in bundle.flows:
-        abort(404)
+    version, bundle = _flow_to_draw(flow)
     try:
         svg = _svg(version, bundle, flow)
     except DiagramError as e:
