@@ -94,6 +94,16 @@ def draft(live: Mapping[str, str], file: str, source: str) -> dict[str, str]:
     return dict(sorted(merged.items()))
 
 
+def without(live: Mapping[str, str], file: str) -> dict[str, str]:
+    """The bundle ``live`` with ``file`` deleted (the checker then says who still needed it)."""
+    file = check_file_name(file)
+    if file not in live:
+        raise DraftError(f"there is no file {file} to delete")
+    if len(live) == 1:
+        raise DraftError(f"{file} is the only file: a version needs at least one flow")
+    return {name: text for name, text in sorted(live.items()) if name != file}
+
+
 def diff(old: Mapping[str, str], new: Mapping[str, str], *, old_label: str, new_label: str,
          context: int = 3) -> list[FileDiff]:
     """The unified diff of each file that differs between two bundles, in file-name order."""

@@ -274,6 +274,29 @@ def test_a_new_file_is_published_with_the_others(app):
     assert len(app.extensions["ivr"].repo.bundle(version + 1).flows["billing"].nodes) == 8
 
 
+def test_a_file_is_deleted_unless_other_files_still_need_it(app):
+    version, live = _live(app)
+    text, _edges = big_flow(8)
+    client = _signed_in(app)
+    assert client.post("/api/flows/publish", json={"base": version, "file": "billing.yaml",
+                                                   "source": text}).status_code == 200
+    deletion = {"base": version + 1, "file": "billing.yaml", "delete": True}
+    review = client.post("/api/flows/review", json=deletion).get_json()
+    assert review["errors"] == 0 and [(c["file"], c["status"], c["added"], c["removed"]) for c in review["diff"]] \
+        == [("billing.yaml", "removed", 0, len(text.splitlines()))]
+    published = client.post("/api/flows/publish", json=deletion)
+    assert published.status_code == 200, published.get_json()
+    assert app.extensions["ivr"].repo.store.get(version + 2) == live
+    assert app.extensions["ivr"].repo.store.history(limit=1)[0]["message"] == "deleted billing.yaml in the console"
+    # identify.yaml is a subflow the language flows call: deleting it is refused with the checker's reasons
+    needed = client.post("/api/flows/publish", json={"base": version + 2, "file": "identify.yaml", "delete": True})
+    assert needed.status_code == 400 and needed.get_json()["errors"] >= 1
+    assert any("identify" in d["message"] for d in needed.get_json()["diagnostics"])
+    missing = client.post("/api/flows/review", json={"base": version + 2, "file": "gone.yaml", "delete": True})
+    assert missing.status_code == 400 and missing.get_json()["error"] == "there is no file gone.yaml to delete"
+    assert app.extensions["ivr"].repo.store.current_version() == version + 2
+
+
 def test_a_change_based_on_an_old_version_is_refused_with_409(app):
     version, live = _live(app)
     _publish(app, {**live, "main.yaml": live["main.yaml"] + "# someone else\n"}, author="ines")
@@ -531,3 +554,26 @@ def test_a_40_node_diagram_in_the_browser(app, page, screenshot, sign_in):
         line = text.splitlines().index("  n39:") + 1
         offset = len("\n".join(text.splitlines()[: line - 1])) + 1
         assert page.get_by_label("YAML", exact=True).evaluate("e => e.selectionStart") == offset
+
+
+def test_a_supervisor_deletes_a_file_in_the_browser(app, page, sign_in):
+    from playwright.sync_api import expect
+
+    from ivr.simulator import LoopbackServer
+
+    version, live = _live(app)
+    text, _edges = big_flow(8)
+    _publish(app, {**live, "billing.yaml": text})
+    with LoopbackServer(app) as server:
+        sign_in(page, server.base_url, "sam")
+        page.goto(server.base_url + "/flows/edit/billing.yaml")
+        page.get_by_role("button", name="Delete this file…").click()
+        expect(page.get_by_role("heading", name="Review & publish: delete billing.yaml")).to_be_focused()
+        expect(page.get_by_role("region", name="Changes to billing.yaml")).to_contain_text(
+            f"(removed: 0 lines added, {len(text.splitlines())} removed)")
+        page.get_by_label("What changed (kept in the history)").fill("billing line retired")
+        page.get_by_role("button", name="Publish", exact=True).click()
+        expect(page.get_by_role("heading", name=f"Live version v{version + 2}")).to_be_visible()
+        expect(page.get_by_role("row", name=re.compile(r"^billing billing\.yaml"))).to_have_count(0)
+        expect(page.get_by_text("billing line retired")).to_be_visible()
+    assert app.extensions["ivr"].repo.store.get(version + 2) == live

@@ -20,7 +20,7 @@ from ivr.accounts import Role
 from ivr.errors import Diagnostic, FlowError, StaleVersionError, StoreError
 from ivr.flowcheck import check_sources
 from ivr.flowdiagram import DiagramCache, DiagramError, edges, node_id, render_svg, to_dot
-from ivr.flowedit import DraftError, check_file_name, diff, draft, summaries
+from ivr.flowedit import DraftError, check_file_name, diff, draft, summaries, without
 from ivr.flowmodel import Bundle
 from webhooks.auth import role_required, signed_in_account
 from webhooks.pages import add_nav
@@ -104,7 +104,10 @@ def _draft_from_request() -> tuple[int, dict[str, str], dict[str, str], str, dic
         raise _BadRequest(f"there is no flow version {base}", 404) from None
     try:
         file = check_file_name(body.get("file") if isinstance(body.get("file"), str) else "")
-        drafted = draft(base_sources, file, body.get("source"))  # type: ignore[arg-type]
+        if body.get("delete") is True:
+            drafted = without(base_sources, file)
+        else:
+            drafted = draft(base_sources, file, body.get("source"))  # type: ignore[arg-type]
     except DraftError as e:
         raise _BadRequest(str(e)) from None
     return base, base_sources, drafted, file, body
@@ -283,7 +286,9 @@ def publish() -> Any:
     account = signed_in_account()
     try:
         version = _repo().publish_sources(drafted, author=account.username,  # type: ignore[union-attr]
-                                          message=message.strip() or f"edited {file} in the console",
+                                          message=message.strip() or (f"deleted {file} in the console"
+                                                                      if body.get("delete") is True
+                                                                      else f"edited {file} in the console"),
                                           expected=base)
     except StaleVersionError as e:
         return _stale(base, e.live)

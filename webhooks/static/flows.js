@@ -4,7 +4,7 @@
 
 const flowsEditor = {
   form: null, source: null, gutter: null, list: null, summary: null,
-  errorLines: new Set(), checkSeq: 0, timer: null, tabLeaves: false,
+  errorLines: new Set(), checkSeq: 0, timer: null, tabLeaves: false, deleting: false,
   PAUSE_MS: 700,
 
   init(form) {
@@ -20,7 +20,8 @@ const flowsEditor = {
     this.source.addEventListener("keydown", (event) => this.onKey(event));
     this.fileInput.addEventListener("input", () => this.scheduleCheck());
     document.getElementById("check-button").addEventListener("click", () => this.check());
-    document.getElementById("review-button").addEventListener("click", () => this.review());
+    document.getElementById("review-button").addEventListener("click", () => { this.deleting = false; this.review(); });
+    document.getElementById("delete-button")?.addEventListener("click", () => { this.deleting = true; this.review(); });
     document.getElementById("publish-button").addEventListener("click", () => this.publish());
     document.getElementById("review-cancel").addEventListener("click", () => this.closeReview());
     form.addEventListener("submit", (event) => {  // only "Try this draft" submits the form (a real POST)
@@ -32,8 +33,12 @@ const flowsEditor = {
     if (form.dataset.new !== "true") this.check();
   },
 
-  /** The draft as the endpoints take it. */
-  draft() { return { base: this.base, file: this.fileInput.value.trim(), source: this.source.value }; },
+  /** The draft as the endpoints take it: this file's text, or its deletion. */
+  draft() {
+    const file = this.fileInput.value.trim();
+    return this.deleting ? { base: this.base, file, delete: true }
+                         : { base: this.base, file, source: this.source.value };
+  },
 
   lineCount() { return this.source.value.split("\n").length; },
 
@@ -146,6 +151,9 @@ const flowsEditor = {
     }
     this.showDiagnostics(result);
     if (result.errors) {
+      if (this.deleting) this.summary.textContent = `Deleting ${result.file} would leave errors: ` +
+        "other files still need it (see below).";
+      this.deleting = false;
       ivr.announce("The draft has errors: fix them before publishing.");
       this.list.querySelector("button")?.focus();
       return;
@@ -155,6 +163,8 @@ const flowsEditor = {
       return;
     }
     document.getElementById("review-live").textContent = result.live_version;
+    document.getElementById("review-heading").textContent =
+      this.deleting ? `Review & publish: delete ${result.file}` : "Review & publish";
     document.getElementById("diff").replaceChildren(...result.diff.map((f) => this.fileDiff(f)));
     const section = document.getElementById("review");
     section.hidden = false;
@@ -171,6 +181,7 @@ const flowsEditor = {
   },
 
   closeReview() {
+    this.deleting = false;
     document.getElementById("review").hidden = true;
     this.source.focus();
   },
