@@ -4,6 +4,7 @@ around every test as rq's own tests do."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,15 @@ def sign_in():
         page.wait_for_url(lambda url: "/login" not in url)
 
     return go
+
+
+def pytest_sessionstart(session):
+    session.config.ivr_started = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say where this run's browser tests left their screenshots, for review."""
+    started = getattr(config, "ivr_started", 0.0)
+    shots = [p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= started] if SCREENSHOTS.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"{len(shots)} page screenshots taken for review in {SCREENSHOTS}")
