@@ -125,7 +125,8 @@ def test_an_agent_takes_a_call_wraps_it_up_and_sees_it_in_the_days_history(world
     expect(page.locator("#live-status")).to_contain_text(f"Incoming call from {CALLER}")
     screenshot(page, "agent-console-offer")
 
-    offer.get_by_role("button", name="Accept").click()
+    expect(offer.get_by_role("button", name="Accept")).to_have_attribute("aria-keyshortcuts", "Alt+Shift+A")
+    page.keyboard.press("Alt+Shift+KeyA")  # the shortcut, from wherever the focus is
     expect(page.locator("#wrap-up-card")).to_be_visible(timeout=30_000)  # the call reached Ana and ended
     expect(page.locator("#status-badge")).to_have_text("Wrap-up")
     expect(page.locator("#ring-state")).to_be_hidden()

@@ -146,13 +146,21 @@
             ivr.el("dd", {}, typeof v === "object" ? JSON.stringify(v) : String(v))]))
         : ivr.el("p", { class: "muted" }, "None.")),
       ivr.el("div", { class: "offer-actions" },
-        ivr.el("button", { type: "button", class: "accept", accesskey: first ? "a" : null,
-                           "aria-keyshortcuts": first ? "Alt+Shift+A" : null,
+        ivr.el("button", { type: "button", class: "accept", "aria-keyshortcuts": first ? "Alt+Shift+A" : null,
                            onclick: () => answer(offer, "accept") }, "Accept"),
-        ivr.el("button", { type: "button", class: "secondary decline", accesskey: first ? "d" : null,
+        ivr.el("button", { type: "button", class: "secondary decline",
                            "aria-keyshortcuts": first ? "Alt+Shift+D" : null,
                            onclick: () => answer(offer, "decline") }, "Decline")));
   }
+
+  // Alt+Shift+A / Alt+Shift+D act on the first offer from anywhere on the page (handled here rather than with
+  // accesskey, whose modifiers differ between browsers and systems)
+  document.addEventListener("keydown", (event) => {
+    if (!event.altKey || !event.shiftKey || event.ctrlKey || event.metaKey) return;
+    const action = { KeyA: "accept", KeyD: "decline" }[event.code];
+    const button = action && document.querySelector(`#offers button.${action}[aria-keyshortcuts]`);
+    if (button) { event.preventDefault(); button.click(); }
+  });
 
   function renderOffers() {
     const list = $("offers");
