@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, render_template_string, request, url_for
+from flask import (Blueprint, Flask, current_app, jsonify, redirect, render_template, render_template_string, request,
+                   url_for)
 
 from ivr.accounts import Role
 from webhooks.auth import role_required, signed_in_account
@@ -60,7 +61,6 @@ def init_app(app: Flask) -> None:
 def _html_error(code: int, title: str, message: str) -> Any:
     def handler(error: Any) -> Any:
         if request.path.startswith(("/api/", "/twilio/", "/prompts/")):
-            from flask import jsonify
             return jsonify(error=getattr(error, "description", message)), code
         return render_template("error.html", title=title, message=message), code
 

@@ -10,6 +10,9 @@ from typing import Any, Callable
 from flask import Response, current_app, g, jsonify, request
 from twilio.request_validator import RequestValidator
 
+from ivr.accounts import Role
+from webhooks.auth import session_role
+
 log = logging.getLogger(__name__)
 
 
@@ -58,8 +61,6 @@ def api_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ivr.accounts import Role
-        from webhooks.auth import session_role
         if not request.headers.get("Authorization") and session_role(Role.SUPERVISOR) is not None:
             return view(*args, **kwargs)
         expected = current_app.config["IVR_SETTINGS"].api_token
