@@ -24,9 +24,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.agents import AgentTokens  # noqa: E402
-from ivr.redisserver import connect  # noqa: E402
-from ivr.runner import running_stack  # noqa: E402
+from ivr.store.tokens import AgentTokens  # noqa: E402
+from ivr.runner.redis import connect  # noqa: E402
+from ivr.runner.processes import running_stack  # noqa: E402
 from routing.acd import Agent, Distributor  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_webhooks", ROOT / "bench" / "webhooks.py")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr.redisserver import EmbeddedRedis, connect  # noqa: E402
+from ivr.runner.redis import EmbeddedRedis, connect  # noqa: E402
 from speech.prompts import PromptCache, PromptText  # noqa: E402
 from speech.tts import DEFAULT_RATE, RENDERER_VERSION, Synthesizer  # noqa: E402
 

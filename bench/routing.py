@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr.redisserver import EmbeddedRedis, connect  # noqa: E402
+from ivr.runner.redis import EmbeddedRedis, connect  # noqa: E402
 from routing.acd import Agent, AgentStatus, Distributor  # noqa: E402
 
 T0 = 1_800_000_000_000

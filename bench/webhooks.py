@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from ivr.runner import DEFAULT_THREADS, DEFAULT_WORKER_CLASS, DEFAULT_WORKERS, running_stack  # noqa: E402
+from ivr.runner.processes import DEFAULT_THREADS, DEFAULT_WORKER_CLASS, DEFAULT_WORKERS, running_stack  # noqa: E402
 
 ACTION = re.compile(rb'<Gather action="([^"]+)"')
 KEYS = ("1", "3", "9")

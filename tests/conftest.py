@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from consoles import PASSWORD
-from ivr.redisserver import EmbeddedRedis, connect
+from ivr.runner.redis import EmbeddedRedis, connect
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def run_due_jobs(redis):
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
-    from ivr.jobs import QUEUE_NAME
+    from ivr.jobs.tasks import QUEUE_NAME
 
     def run(*names: str) -> None:
         registry = ScheduledJobRegistry(QUEUE_NAME, connection=redis)
@@ -58,7 +58,7 @@ def scheduled_jobs(redis):
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
-    from ivr.jobs import QUEUE_NAME
+    from ivr.jobs.tasks import QUEUE_NAME
 
     def names() -> list[str]:
         ids = ScheduledJobRegistry(QUEUE_NAME, connection=redis).get_job_ids()

@@ -29,7 +29,7 @@ def console_app(redis, tmp_path, **settings_overrides):
     from dataclasses import replace
     from pathlib import Path
 
-    from ivr.accounts import AccountStore, Role
+    from ivr.store.accounts import AccountStore, Role
     from ivr.config import Settings
     from routing.acd import Agent
     from webhooks import create_app

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from consoles import PASSWORD
-from ivr.accounts import AccountStore, Role
+from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import ScriptedCaller, Simulator, WsgiTransport
 from webhooks import create_app

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.accounts import AccountError, AccountStore, Role, SignInThrottle
-from ivr import keys
+from ivr.store.accounts import AccountError, AccountStore, Role, SignInThrottle
+from ivr.store import keys
 
 
 @pytest.fixture

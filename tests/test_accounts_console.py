@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from consoles import PASSWORD, csrf_token, sign_in_client
-from ivr.accounts import AccountStore, Role
+from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
 from routing.acd import Agent

@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from ivr.accounts import AccountStore, Role
+from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import HttpTransport, LoopbackServer, ScriptedCaller, Simulator, TwilioRestStandIn
 from routing.acd import Agent, AgentStatus

@@ -17,7 +17,7 @@ from flask import Flask, jsonify, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from ivr.agents import AgentTokens
+from ivr.store.tokens import AgentTokens
 from ivr.config import Settings
 from routing.acd import Agent, AgentStatus
 from webhooks import create_app
@@ -172,7 +172,7 @@ def test_hold_announcements_speak_the_callers_language():
     """A caller of the Korean line hears their place in line and the queue's message in Korean, in the flow's
     voice (the sample outage queue has its message by language)."""
     from demo.backend import run_backend_in_thread
-    from ivr.redisserver import EmbeddedRedis, connect
+    from ivr.runner.redis import EmbeddedRedis, connect
     from ivr.simulator import HttpTransport, LoopbackServer, ScriptedCaller, Simulator
     from tests.test_webhooks import TOKEN, make_app
     backend_url, stop_backend = run_backend_in_thread()
@@ -211,7 +211,7 @@ def test_when_no_agent_is_signed_in_the_queue_overflows_or_lets_the_caller_leave
 
 
 def test_maximum_wait_takes_the_caller_out_of_the_queue(app, alice, twilio_rest, redis, monkeypatch):
-    from ivr.jobs import enforce_max_wait
+    from ivr.jobs.tasks import enforce_max_wait
     rest, url = twilio_rest
     monkeypatch.setenv("TWILIO_API_URL", url)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
@@ -225,7 +225,7 @@ def test_maximum_wait_takes_the_caller_out_of_the_queue(app, alice, twilio_rest,
 
 
 def test_maximum_wait_can_overflow_into_another_queue(app, alice, redis):
-    from ivr.jobs import enforce_max_wait
+    from ivr.jobs.tasks import enforce_max_wait
     queued_caller(app)
     assert enforce_max_wait(SID, "queue:outages", connection=redis) == "moved"
     router = app.extensions["ivr"].calls.router
@@ -269,7 +269,7 @@ def test_event_stream_pushes_offers_and_resumes_after_the_last_id(app, alice):
 def test_the_published_offer_timeout_and_max_missed_take_effect(redis, tmp_path, twilio_rest):
     """queues.yaml says offers last 40 s and one missed offer puts an agent on break: the app's distributor and the
     worker's timeout job follow it (stored in Redis at publish), and a rollback brings back the defaults."""
-    from ivr.jobs import expire_offers
+    from ivr.jobs.tasks import expire_offers
     flows = tmp_path / "flows"
     shutil.copytree(SAMPLES, flows)
     queues = flows / "queues.yaml"
@@ -341,7 +341,7 @@ def callback_app(redis, tmp_path, rest, monkeypatch, setting: str):
 
 def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp_path, rest_stand_in, monkeypatch,
                                                                       run_due_jobs):
-    from ivr.jobs import CALLBACK_GOODBYE
+    from ivr.jobs.tasks import CALLBACK_GOODBYE
     rest = rest_stand_in
     app = callback_app(redis, tmp_path, rest, monkeypatch, "when_no_agents: callback")
     services = app.extensions["ivr"]
@@ -359,7 +359,7 @@ def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp
     router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
     router.set_status("alice", AgentStatus.AVAILABLE)
     services.redis.delete("ivr:rematch:scheduled")
-    from ivr.jobs import schedule_rematch
+    from ivr.jobs.tasks import schedule_rematch
     schedule_rematch(redis)
     run_due_jobs("rematch")  # the sweep runs the callbacks: Alice is available, the caller is called
     placed = rest.placed.get_nowait()
@@ -384,7 +384,7 @@ def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp
 
 
 def test_at_maximum_wait_a_caller_can_be_called_back(redis, tmp_path, rest_stand_in, monkeypatch):
-    from ivr.jobs import CALLBACK_GOODBYE, enforce_max_wait
+    from ivr.jobs.tasks import CALLBACK_GOODBYE, enforce_max_wait
     rest = rest_stand_in
     app = callback_app(redis, tmp_path, rest, monkeypatch, "on_max_wait: callback")
     router = app.extensions["ivr"].calls.router

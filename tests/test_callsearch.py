@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ivr import keys
-from ivr.calllog import CallLog
-from ivr.callsearch import CallQuery, Outcome, outcome_of
-from ivr.engine import Disposition
+from ivr.store import keys
+from ivr.store.calllog import CallLog
+from ivr.store.callsearch import CallQuery, Outcome, outcome_of
+from ivr.engine.step import Disposition
 
 T0 = 1_795_000_000.0  # a fixed moment; call i starts i minutes later
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.conditions import Context, parse_condition
-from ivr.schedule import parse_schedule
+from ivr.flowlang.conditions import Context, parse_condition
+from ivr.flowlang.schedule import parse_schedule
 
 NY = ZoneInfo("America/New_York")
 SCHEDULES = {"office": parse_schedule({"timezone": "America/New_York", "weekly": {"mon-fri": "09:00-17:00"}})}

@@ -7,7 +7,7 @@ import pytest
 
 from consoles import PASSWORD
 from history_calls import OPEN, Clock, make_app, place_calls
-from ivr.accounts import AccountStore, Role
+from ivr.store.accounts import AccountStore, Role
 from ivr.simulator import LoopbackServer
 from routing.acd import Agent
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from consoles import PASSWORD, console_app, csrf_token
-from ivr.accounts import AccountStore
+from ivr.store.accounts import AccountStore
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
 from routing.acd import AgentStatus
@@ -152,7 +152,7 @@ def test_sign_in_in_a_real_browser_with_the_keyboard(app, page, screenshot):
 
 
 def test_with_redis_down_pages_and_the_api_say_so_without_a_traceback(tmp_path):
-    from ivr.redisserver import connect
+    from ivr.runner.redis import connect
 
     settings = replace(Settings(), twilio_auth_token="test-auth-token", flows_dir=tmp_path, api_token="api-secret")
     app = create_app(settings, redis_client=connect("redis://127.0.0.1:1/0"), publish_flows=False)  # nothing there

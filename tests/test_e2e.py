@@ -18,9 +18,9 @@ import pytest
 from rq import Queue
 
 from demo.backend import run_backend_in_thread
-from ivr.jobs import QUEUE_NAME, count_finished_calls, daily_stats
-from ivr.redisserver import connect
-from ivr.runner import running_stack
+from ivr.jobs.tasks import QUEUE_NAME, count_finished_calls, daily_stats
+from ivr.runner.redis import connect
+from ivr.runner.processes import running_stack
 from ivr.simulator import HttpTransport, ScriptedCaller, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ivr.errors import FlowError
-from ivr.flowcheck import check_files, load_bundle
-from ivr.speechcheck import model_warnings
-from ivr.flowmodel import NodeKind
+from ivr.flowlang.check import check_files, load_bundle
+from ivr.flowlang.speechcheck import model_warnings
+from ivr.flowlang.model import NodeKind
 from speech.models import discover
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from consoles import PASSWORD, console_app, csrf_token
-from ivr.accounts import AccountStore, Role
+from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
-from ivr.flowcheck import check_files
+from ivr.flowlang.check import check_files
 from webhooks import create_app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
@@ -316,7 +316,7 @@ def test_a_change_based_on_an_old_version_is_refused_with_409(app):
 
 def test_the_store_refuses_a_stale_switch_even_after_the_first_look(app):
     """The check-and-switch is one Redis transaction: a version made live between the look and the switch wins."""
-    from ivr import keys
+    from ivr.store import keys
     from ivr.errors import StaleVersionError
 
     repo = app.extensions["ivr"].repo

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flowtest import ScenarioError, load_scenarios, run_scenarios, scenario_files
+from ivr.flowlang.scenarios import ScenarioError, load_scenarios, run_scenarios, scenario_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "flows" / "tests"

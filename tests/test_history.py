@@ -10,7 +10,7 @@ import pytest
 
 from consoles import PASSWORD, sign_in_client
 from history_calls import OPEN, Clock, make_app, place_calls
-from ivr.accounts import AccountStore, Role
+from ivr.store.accounts import AccountStore, Role
 from routing.acd import Agent
 
 
@@ -83,7 +83,7 @@ def test_search_by_number_date_and_outcome(app, client, query, expected):
 
 
 def test_results_come_in_pages(app, client, monkeypatch):
-    from webhooks import history
+    from webhooks.consoles import history
     monkeypatch.setattr(history, "PAGE_SIZE", 3)
     first = client.get("/calls?tz=UTC")
     assert listed(first) == [app.calls.voicemail, app.calls.balance, app.calls.abandoned]
@@ -97,7 +97,7 @@ def test_results_come_in_pages(app, client, monkeypatch):
 
 
 def test_a_search_over_too_many_calls_asks_to_narrow_it(app, client, monkeypatch):
-    from webhooks import history
+    from webhooks.consoles import history
     monkeypatch.setattr(history, "SEARCH_CAP", 2)
     response = client.get("/calls?number=1230001")
     assert response.status_code == 200

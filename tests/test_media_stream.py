@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from simple_websocket import Client, ConnectionClosed, ConnectionError
 
-from ivr.instructions import Gather, Listen, Say, Tts
-from ivr.listening import ListenStore, ListenTurn
-from ivr.sessions import Session, SessionStore
+from ivr.engine.instructions import Gather, Listen, Say, Tts
+from ivr.store.listening import ListenStore, ListenTurn
+from ivr.store.sessions import Session, SessionStore
 from ivr.simulator.stream import Answer, run_stream
 from tests.test_webhooks import TOKEN, make_app, write_flows
 from twilio.request_validator import RequestValidator

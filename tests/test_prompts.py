@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from rq import Queue, SimpleWorker
 
-from ivr import instructions as ins
+from ivr.engine import instructions as ins
 from ivr.cli import main
 from ivr.config import Settings
-from ivr.flowcheck import load_bundle
-from ivr.jobs import QUEUE_NAME
-from ivr.prompts import static_prompts
+from ivr.flowlang.check import load_bundle
+from ivr.jobs.tasks import QUEUE_NAME
+from ivr.services.prompts import static_prompts
 from speech import keys
 from speech.prompts import PromptCache, frames, key_for
 from speech.wav import read_ulaw_wav
@@ -80,7 +80,7 @@ def test_static_prompts_are_the_fixed_texts_of_local_flows_only():
 
 
 def test_an_unknown_tts_mode_is_a_flow_error(tmp_path):
-    from ivr.flowcheck import check_files
+    from ivr.flowlang.check import check_files
     write_flows(tmp_path / "f", "tts: polly\nnodes:\n  a:\n    hangup: Bye.\n")
     assert any("tts" in str(d) for d in check_files([tmp_path / "f"]))
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ivr.schedule import OpenState, ScheduleError, parse_schedule
+from ivr.flowlang.schedule import OpenState, ScheduleError, parse_schedule
 
 OFFICE = {
     "timezone": "America/New_York",

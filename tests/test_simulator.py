@@ -245,7 +245,7 @@ def test_interactive_caller_reads_keys_silence_and_hangup(app):
 
 def test_the_rest_stand_in_places_outbound_calls_through_twilios_client():
     from ivr.simulator import TwilioRestStandIn
-    from ivr.twilio_rest import TwilioRest, TwilioRestError
+    from ivr.telephony.rest import TwilioRest, TwilioRestError
 
     with TwilioRestStandIn() as rest:
         client = TwilioRest("AC" + "0" * 32, "token", rest.url)

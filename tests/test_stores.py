@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ivr import keys
-from ivr.calllog import CallLog
+from ivr.store import keys
+from ivr.store.calllog import CallLog
 from ivr.errors import Diagnostic, FlowError, SessionError, StoreError
-from ivr.redisserver import connect
-from ivr.sessions import Session, SessionStore
-from ivr.store import FlowStore
+from ivr.runner.redis import connect
+from ivr.store.sessions import Session, SessionStore
+from ivr.store.flowversions import FlowStore
 
 SID = "CA" + "1" * 32
 
@@ -153,7 +153,7 @@ def test_a_restart_republishes_a_directory_only_when_its_files_changed(redis, tm
     import shutil
     from pathlib import Path
 
-    from ivr.flowrepo import FlowRepository
+    from ivr.services.publishing import FlowRepository
 
     flows = tmp_path / "flows"
     shutil.copytree(Path(__file__).resolve().parent.parent / "flows", flows)
@@ -180,7 +180,7 @@ def test_export_writes_a_version_back_into_a_directory(redis, redis_url, tmp_pat
     from click.testing import CliRunner
 
     from ivr.cli import main
-    from ivr.flowrepo import FlowRepository
+    from ivr.services.publishing import FlowRepository
 
     flows = tmp_path / "flows"
     shutil.copytree(Path(__file__).resolve().parent.parent / "flows", flows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.templating import MAX_VALUE_CHARS, Template, TemplateError
+from ivr.flowlang.templating import MAX_VALUE_CHARS, Template, TemplateError
 
 
 def render(text: str, **values) -> str:

@@ -19,11 +19,11 @@ import pytest
 from rq import Queue, SimpleWorker
 from twilio.request_validator import RequestValidator
 
-from ivr.calllog import CallLog
+from ivr.store.calllog import CallLog
 from ivr.cli import format_call
 from ivr.config import Settings
-from ivr.jobs import QUEUE_NAME
-from ivr.transcription import (
+from ivr.jobs.tasks import QUEUE_NAME
+from ivr.jobs.transcription import (
     Recording, RecordingRefused, enqueue_transcription, media_url, transcribe_recording,
 )
 from speech.audio import Resampler

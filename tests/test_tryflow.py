@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from consoles import PASSWORD, sign_in_client
-from ivr import keys
-from ivr.accounts import AccountStore, Role
+from ivr.store import keys
+from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
-from ivr.trysession import InputKind, TryInput, events_key, meta_key, owner_key, typed_result
+from ivr.services.tries import InputKind, TryInput, events_key, meta_key, owner_key, typed_result
 from routing.acd import Agent, AgentStatus, Distributor
 from speech.recognizer import Outcome
 from webhooks import create_app
-from webhooks.tryflow import DEFAULT_TRY_DB, sandbox_client
+from webhooks.consoles.tryflow import DEFAULT_TRY_DB, sandbox_client
 
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 #: Polls of the events endpoint (each waits up to 2 s for something new) before a test gives up.

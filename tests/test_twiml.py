@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ivr import instructions as ins
-from webhooks.twiml import fallback, render
+from ivr.engine import instructions as ins
+from ivr.telephony.twiml import fallback, render
 
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 

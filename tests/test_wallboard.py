@@ -18,13 +18,13 @@ from rq import Queue, Worker
 from twilio.request_validator import RequestValidator
 
 from consoles import PASSWORD, sign_in_client
-from ivr import keys
-from ivr.accounts import AccountStore, Role
-from ivr.agents import AgentTokens
+from ivr.store import keys
+from ivr.store.accounts import AccountStore, Role
+from ivr.store.tokens import AgentTokens
 from ivr.config import Settings
-from ivr.jobs import QUEUE_NAME, startup_sweep
+from ivr.jobs.tasks import QUEUE_NAME, startup_sweep
 from ivr.simulator import LoopbackServer, TwilioRestStandIn
-from ivr.wallboard import WallboardHistory, schedule_sampling, take_sample
+from ivr.services.wallboard import WallboardHistory, schedule_sampling, take_sample
 from routing.acd import Agent, AgentStatus
 from webhooks import create_app
 
@@ -278,7 +278,7 @@ def test_a_supervisor_watches_agents_and_callers_live(app, redis, rest, page, si
 def test_the_page_shows_when_the_stream_is_lost_and_back(app, page, sign_in, monkeypatch):
     from playwright.sync_api import expect
 
-    from webhooks import wallboard
+    from webhooks.consoles import wallboard
 
     monkeypatch.setattr(wallboard, "STREAM_SECONDS", 1)  # streams end quickly, as behind an impatient proxy
     with LoopbackServer(app) as server:

@@ -13,7 +13,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ivr.config import Settings
-from ivr.redisserver import connect
+from ivr.runner.redis import connect
 from webhooks import create_app
 
 TOKEN = "test-auth-token"

@@ -13,22 +13,22 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr.calllog import CallLog
-from ivr.calls import CallService, HttpClient
+from ivr.store.calllog import CallLog
+from ivr.services.calls import CallService, HttpClient
 from ivr.config import Settings
-from ivr.flowrepo import FlowRepository
-from ivr.listening import ListenStore
-from ivr.jobs import (
+from ivr.services.publishing import FlowRepository
+from ivr.store.listening import ListenStore
+from ivr.jobs.tasks import (
     enqueue_count, schedule_escalation, schedule_max_wait, schedule_offer_expiry, schedule_wrap_up_end,
 )
-from ivr.transcription import enqueue_transcription
-from ivr.prompts import LocalPrompts, publish_hook
-from ivr.twilio_rest import TwilioRest
+from ivr.jobs.transcription import enqueue_transcription
+from ivr.services.prompts import LocalPrompts, publish_hook
+from ivr.telephony.rest import TwilioRest
 from routing.acd import Distributor
 from routing.config import QueueConfig
-from ivr.redisserver import EmbeddedRedis, connect
-from ivr.sessions import SessionStore
-from ivr.store import FlowStore
+from ivr.runner.redis import EmbeddedRedis, connect
+from ivr.store.sessions import SessionStore
+from ivr.store.flowversions import FlowStore
 from speech.models import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,11 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     except Exception as e:
         log.warning("no live flow version yet: %s", e)
 
-    from webhooks import (accounts_console, agent_console, agents, api, auth, callbacks, flows_console, history,
-                          media, pages, prompts as prompt_audio, streams, tryflow, voice, wallboard)
+    from webhooks import auth
+    from webhooks.api import agents, supervisor as api
+    from webhooks.consoles import accounts as accounts_console, agent as agent_console, flows as flows_console
+    from webhooks.consoles import history, pages, streams, tryflow, wallboard
+    from webhooks.twilio import callbacks, media, prompts as prompt_audio, voice
     app.register_blueprint(voice.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(media.bp)

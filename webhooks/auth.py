@@ -19,8 +19,8 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, redi
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from ivr import keys
-from ivr.accounts import Account, AccountStore, Role, SignInThrottle
+from ivr.store import keys
+from ivr.store.accounts import Account, AccountStore, Role, SignInThrottle
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)

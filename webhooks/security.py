@@ -10,7 +10,7 @@ from typing import Any, Callable
 from flask import Response, current_app, g, jsonify, request
 from twilio.request_validator import RequestValidator
 
-from ivr.accounts import Role
+from ivr.store.accounts import Role
 from webhooks.auth import session_role
 
 log = logging.getLogger(__name__)

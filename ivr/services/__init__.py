@@ -1,0 +1,1 @@
+"""The orchestration the edges (webhooks, jobs, CLI) call: calls, queueing, publishing, prompts, wallboard, tries, lookups."""

@@ -1,0 +1,204 @@
+"""Prompts of ``tts: local`` flows, rendered here instead of by Twilio: what to render when a bundle is published
+(the RQ job and ``ivr prompts render``), and which audio a ``Say`` becomes when TwiML is built.
+
+Static prompts (a ``say`` with no ``{{ variable }}``) are rendered ahead of time, once per text, voice, language
+and rate, and kept. Dynamic ones (amounts, dates) are rendered when first said, within the webhook (``render``, the
+default: about 13 ms measured, see bench/prompts.py) or by the worker for next time while Twilio says them now
+(``queue``); either way with a TTL. Whatever fails here, the caller still hears the words through ``<Say>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable, Iterator
+
+import redis as redis_lib
+from rq import Queue, get_current_job
+
+from ivr.engine import instructions as ins
+from ivr.config import Settings
+from ivr.flowlang.model import Bundle, SayPart
+from ivr.jobs.tasks import QUEUE_NAME
+from speech.errors import TtsError
+from speech.prompts import PromptCache, PromptText
+from speech.tts import Synthesizer
+
+log = logging.getLogger(__name__)
+
+RENDER_JOB_TIMEOUT = 1800
+#: Longest a webhook waits for an on-demand render before Twilio says the prompt instead.
+ON_DEMAND_TIMEOUT = 2.0
+
+
+class OnDemand(str, Enum):
+    """What happens to a local prompt that is not cached when it is about to be said."""
+
+    RENDER = "render"
+    QUEUE = "queue"
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """Outcome of rendering a bundle's static prompts."""
+
+    total: int
+    rendered: int
+    cached: int
+    failed: tuple[tuple[str, str], ...] = ()  # (text, why)
+
+
+def _say_parts(value: Any) -> Iterator[SayPart]:
+    if isinstance(value, SayPart):
+        yield value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _say_parts(getattr(value, f.name))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _say_parts(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _say_parts(item)
+
+
+def static_prompts(bundle: Bundle, rate: int) -> list[PromptText]:
+    """Every distinct fixed text that ``tts: local`` flows of ``bundle`` say (node prompts, menu and collect
+    prompts, confirmations, retry and invalid-input prompts, queue, transfer and voicemail prompts)."""
+    found: dict[str, PromptText] = {}
+    for flow in bundle.flows.values():
+        for node in flow.nodes.values():
+            for part in _say_parts(node.body):
+                if part.tts is not ins.Tts.LOCAL or not part.text.is_literal:
+                    continue
+                text = part.text.render({}).strip()
+                if text:
+                    prompt = PromptText(text, part.voice, part.language, rate)
+                    found.setdefault(prompt.key, prompt)
+    return list(found.values())
+
+
+def render_prompts(prompts: list[PromptText], cache: PromptCache, synthesizer: Synthesizer) -> RenderReport:
+    """Render and keep (no TTL) those of ``prompts`` not cached yet; a prompt that fails does not stop the rest."""
+    rendered, failed = 0, []
+    for prompt in prompts:
+        try:
+            rendered += cache.ensure(prompt, synthesizer)
+        except TtsError as e:
+            log.warning("could not render prompt %r: %s", prompt.text[:60], e)
+            failed.append((prompt.text, str(e)))
+    return RenderReport(len(prompts), rendered, len(prompts) - rendered - len(failed), tuple(failed))
+
+
+# -- RQ jobs -------------------------------------------------------------------------------------------------------
+def _connection(connection: redis_lib.Redis | None) -> redis_lib.Redis:
+    if connection is not None:
+        return connection
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("no connection given and not running inside an RQ job")
+    return job.connection
+
+
+def render_version_prompts(version: int, rate: int, connection: redis_lib.Redis | None = None) -> dict[str, Any]:
+    """Job: render the static local prompts of published ``version`` (idempotent: cached ones are skipped)."""
+    from ivr.services.publishing import FlowRepository
+    from ivr.store.flowversions import FlowStore
+    connection = _connection(connection)
+    bundle = FlowRepository(FlowStore(connection), Settings.from_env().services).bundle(version)
+    with Synthesizer() as synthesizer:
+        report = render_prompts(static_prompts(bundle, rate), PromptCache(connection), synthesizer)
+    return {"version": version, **dataclasses.asdict(report)}
+
+
+def render_prompt(text: str, voice: str | None, language: str | None, rate: int, ttl: int | None,
+                  connection: redis_lib.Redis | None = None) -> bool:
+    """Job: render one prompt (a dynamic one said by Twilio this time) so that it plays next time."""
+    with Synthesizer() as synthesizer:
+        return PromptCache(_connection(connection)).ensure(PromptText(text, voice, language, rate), synthesizer,
+                                                            ttl=ttl)
+
+
+def schedule_version_prompts(connection: redis_lib.Redis, version: int, bundle: Bundle, rate: int) -> bool:
+    """After a publish: queue :func:`render_version_prompts` when some static local prompt is not cached."""
+    if not PromptCache(connection).missing(static_prompts(bundle, rate)):
+        return False
+    Queue(QUEUE_NAME, connection=connection).enqueue(
+        render_version_prompts, version, rate, job_id=f"ivr-prompts-v{version}-r{rate}",
+        job_timeout=RENDER_JOB_TIMEOUT, result_ttl=3600, failure_ttl=7 * 86400)
+    return True
+
+
+def publish_hook(connection: redis_lib.Redis, rate: int) -> Callable[[int, Bundle], None]:
+    """``FlowRepository(on_publish=...)``: prompts are rendered when a version goes live, never failing it."""
+    def on_publish(version: int, bundle: Bundle) -> None:
+        try:
+            schedule_version_prompts(connection, version, bundle, rate)
+        except Exception:
+            log.exception("could not queue the prompts of flow version %s for rendering", version)
+    return on_publish
+
+
+# -- TwiML ---------------------------------------------------------------------------------------------------------
+class LocalPrompts:
+    """Decides what a ``Say`` becomes: in a ``tts: local`` flow's TwiML, the key of cached audio to ``<Play>`` or
+    None to let Twilio say it (not rendered yet, or rendering failed); in a media stream, mu-law frames."""
+
+    def __init__(self, cache: PromptCache, synthesizer: Synthesizer, *, rate: int,
+                 on_demand: OnDemand = OnDemand.RENDER, dynamic_ttl: int | None = None):
+        self.cache = cache
+        self.synthesizer = synthesizer
+        self.rate = rate
+        self.on_demand = on_demand
+        self.dynamic_ttl = dynamic_ttl if dynamic_ttl is not None else cache.dynamic_ttl
+
+    @classmethod
+    def from_settings(cls, connection: redis_lib.Redis, settings: Settings) -> "LocalPrompts":
+        return cls(PromptCache(connection, settings.tts_dynamic_ttl), Synthesizer(timeout=ON_DEMAND_TIMEOUT),
+                   rate=settings.tts_rate, on_demand=OnDemand(settings.tts_on_demand))
+
+    def key(self, say: ins.Say) -> str | None:
+        """The key of ``say``'s audio for ``<Play>``: None for flows Twilio speaks, and for a prompt not cached
+        that is queued for rendering (``queue``) or cannot be rendered now."""
+        if say.tts is not ins.Tts.LOCAL:
+            return None
+        return self._cached(say, self.on_demand)
+
+    def ready(self, say: ins.Say) -> bool:
+        """Has ``say`` audio to play into a media stream (cached, else rendered now)? Unlike :meth:`ulaw` it does
+        not read the audio: the stream handler does, later."""
+        return self._cached(say, OnDemand.RENDER) is not None
+
+    def ulaw(self, say: ins.Say) -> bytes | None:
+        """Mu-law frames (8 kHz, no header) of ``say`` to play into a two-way media stream, whatever the flow's
+        ``tts`` (Twilio cannot speak into a stream): cached, else rendered now; None when it cannot be rendered.
+        Cut them into 20 ms payloads with :func:`speech.prompts.frames`."""
+        key = self._cached(say, OnDemand.RENDER)
+        try:
+            return self.cache.get_ulaw(key) if key else None
+        except redis_lib.RedisError as e:
+            log.warning("prompt %r has no audio: %s", say.text[:60], e)
+            return None
+
+    def _cached(self, say: ins.Say, on_demand: OnDemand) -> str | None:
+        if not say.text.strip():
+            return None
+        prompt = PromptText(say.text, say.voice, say.language, self.rate)
+        try:
+            if self.cache.has(prompt.key):
+                return prompt.key
+            if on_demand is OnDemand.RENDER:
+                self.cache.ensure(prompt, self.synthesizer, ttl=self.dynamic_ttl)
+                return prompt.key
+            self._enqueue(prompt)
+        except (TtsError, redis_lib.RedisError) as e:
+            log.warning("prompt %r is said by Twilio: %s", say.text[:60], e)
+        return None
+
+    def _enqueue(self, prompt: PromptText) -> None:
+        Queue(QUEUE_NAME, connection=self.cache.redis).enqueue(
+            render_prompt, prompt.text, prompt.voice, prompt.language, prompt.rate, self.dynamic_ttl,
+            job_id=f"ivr-prompt-{prompt.key}", result_ttl=600, failure_ttl=86400)

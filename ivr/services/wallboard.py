@@ -1,0 +1,171 @@
+"""The supervisor wallboard's figures: a live snapshot of the queues and agents, and each day's history of calls
+waiting and service level per queue.
+
+The history is sampled by an RQ job chain like the routing rematch sweep (:func:`ivr.jobs.tasks.schedule_rematch`): one
+chain however many workers run, restarted by a worker's startup sweep when lost. Samples live in one sorted set per
+UTC day (scored by time), kept :data:`HISTORY_TTL` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping
+
+import redis as redis_lib
+from rq import Queue, Retry, get_current_job
+
+from ivr.store import keys
+from ivr.config import Settings
+from ivr.services.publishing import FlowRepository
+from ivr.store.flowversions import FlowStore
+from routing.acd import Distributor
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two samples of the day's chart.
+SAMPLE_EVERY = 60
+#: How long a day's samples are kept (a week back, and today).
+HISTORY_TTL = 8 * 86400
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Snapshot fields that change every second by themselves (the browser ticks them): not a change worth a push.
+TICKING = ("at_ms", "longest_wait_s", "in_status_s")
+
+
+# -- live snapshot -----------------------------------------------------------------------------------------------
+def live_queue_names(repo: FlowRepository) -> list[str]:
+    """The queues of the live flow version's queues.yaml, sorted (none when nothing is published)."""
+    try:
+        _version, bundle = repo.current()
+    except Exception as e:  # nothing published, or Redis away: the wallboard shows no queues rather than failing
+        log.warning("no live queue configuration for the wallboard: %s", e)
+        return []
+    return sorted(bundle.routing.queues) if bundle.routing else []
+
+
+def snapshot(router: Distributor, queue_names: Iterable[str], now_ms: int) -> dict[str, Any]:
+    """Everything the wallboard shows now: each queue's figures (:meth:`Distributor.queue_stats`), each agent's
+    status, time in it, load and skills, and how many agents are in each status."""
+    queues = [router.queue_stats(name, now_ms) for name in queue_names]
+    agents = []
+    for agent in router.all_agents():
+        status, load = router.status(agent.id)
+        since = router.status_since(agent.id)
+        agents.append({"id": agent.id, "name": agent.name, "status": status.value, "since_ms": since,
+                       "in_status_s": max(0, (now_ms - since) // 1000) if since is not None else None,
+                       "load": load, "capacity": agent.capacity, "skills": dict(sorted(agent.skills.items())),
+                       "languages": list(agent.languages)})
+    return {"at_ms": now_ms, "day": utc_day(now_ms).isoformat(), "queues": queues, "agents": agents,
+            "agents_by_status": router.agents_by_status()}
+
+
+def fingerprint(snap: Mapping[str, Any]) -> str:
+    """What identifies a snapshot apart from the passing of time: two snapshots with the same fingerprint differ
+    only in figures the browser keeps ticking by itself."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in TICKING}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps(strip(dict(snap)), sort_keys=True)
+
+
+# -- history -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueueSample:
+    """One queue at one moment: calls waiting, the longest wait, today's service level (None before any call
+    was answered or abandoned)."""
+
+    waiting: int
+    longest_wait_s: int
+    service_level: float | None
+
+
+def utc_day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).date()
+
+
+def parse_day(raw: str) -> date:
+    """A ``YYYY-MM-DD`` day; ValueError with a message fit for the user otherwise."""
+    if not _DAY.match(raw or ""):
+        raise ValueError(f"'day' must be a date written YYYY-MM-DD, such as 2026-11-24 (not {raw[:20]!r})")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"'day' {raw!r} is not a calendar date") from None
+
+
+class WallboardHistory:
+    """Samples of the queues over each UTC day, in Redis (``redis`` passed in)."""
+
+    def __init__(self, redis: redis_lib.Redis, ttl: int = HISTORY_TTL):
+        self.redis = redis
+        self.ttl = ttl
+
+    def record(self, at_ms: int, queues: Mapping[str, QueueSample]) -> None:
+        """Add one sample of every queue, taken at ``at_ms``, to its day."""
+        key = keys.wallboard_samples(utc_day(at_ms).isoformat())
+        member = json.dumps({"at": at_ms, "queues": {name: asdict(s) for name, s in sorted(queues.items())}})
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(key, {member: at_ms})
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+
+    def day(self, day: date) -> list[dict[str, Any]]:
+        """The day's samples, oldest first: ``{"at": ms, "queues": {name: {waiting, longest_wait_s,
+        service_level}}}``."""
+        return [json.loads(raw) for raw in self.redis.zrange(keys.wallboard_samples(day.isoformat()), 0, -1)]
+
+
+def take_sample(connection: redis_lib.Redis, queue_names: Iterable[str], now_ms: int | None = None) -> dict[str, Any]:
+    """Record the queues' figures now on the wallboard's history; returns the sample."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    router = Distributor(connection)
+    samples = {}
+    for name in queue_names:
+        stats = router.queue_stats(name, now)
+        samples[name] = QueueSample(stats["waiting"], stats["longest_wait_s"], stats["service_level"])
+    WallboardHistory(connection).record(now, samples)
+    return {"at": now, "queues": {name: asdict(s) for name, s in samples.items()}}
+
+
+# -- the sampling job chain --------------------------------------------------------------------------------------
+def schedule_sampling(connection: redis_lib.Redis, seconds: float = SAMPLE_EVERY) -> bool:
+    """Schedule the next sample unless one is already scheduled: one chain, however many workers start. As with
+    the rematch sweep, the marker names the job that owns the chain and outlives its time by a minute, so a chain
+    lost with its worker is restarted by the next worker's startup sweep, and a late job of an older chain does
+    not reschedule."""
+    from ivr.jobs.tasks import QUEUE_NAME
+
+    job_id = f"wallboard-sample-{secrets.token_hex(8)}"
+    if not connection.set(keys.WALLBOARD_SAMPLING, job_id, nx=True, ex=int(seconds) + 60):
+        return False
+    Queue(QUEUE_NAME, connection=connection).enqueue_in(
+        timedelta(seconds=seconds), sample_wallboard, job_id=job_id, result_ttl=600,
+        retry=Retry(max=3, interval=[1, 5, 30]))
+    return True
+
+
+def sample_wallboard(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
+    """The sampling job: schedule the next one first (a failing sample does not end the chain), then record the
+    live queues' figures."""
+    job = get_current_job()
+    if connection is None:
+        if job is None:
+            raise RuntimeError("no connection given and not running inside an RQ job")
+        connection = job.connection
+    owner = connection.get(keys.WALLBOARD_SAMPLING)
+    if owner is None or (job is not None and owner.decode() == job.id):
+        connection.delete(keys.WALLBOARD_SAMPLING)
+        schedule_sampling(connection)
+    settings = Settings.from_env()
+    names = live_queue_names(FlowRepository(FlowStore(connection), settings.services))
+    return take_sample(connection, names)

@@ -1,0 +1,1 @@
+"""The JSON APIs: the agent API and the supervisor API."""

@@ -1,0 +1,1 @@
+"""The browser consoles: pages for agents and supervisors, served with sign-in sessions."""

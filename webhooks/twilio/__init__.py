@@ -1,0 +1,1 @@
+"""What Twilio calls: voice webhooks, callbacks, media streams and the rendered prompts ``<Play>`` fetches."""
