@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from ivr.engine import instructions as ins
-from ivr.engine.step import CallState, Disposition, Waiting, luhn_valid, new_call, step
+from ivr.engine.answers import luhn_valid
+from ivr.engine.state import CallState, Disposition, Waiting, new_call
+from ivr.engine.step import step
 from ivr.errors import EngineError
 from ivr.engine.events import AgentCallEnded, CallStarted, DialEnded, Input, LookupDone, NoInput, QueueEnded, RecordingEnded
 from ivr.flowlang.check import load_bundle, read_directory

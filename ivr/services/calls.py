@@ -18,7 +18,8 @@ import requests
 from ivr.engine import instructions as ins
 from ivr.store import keys
 from ivr.store.calllog import MAX_STEPS, CallLog
-from ivr.engine.step import CallState, Disposition, StepResult, Waiting, new_call, step
+from ivr.engine.state import CallState, Disposition, StepResult, Waiting, new_call
+from ivr.engine.step import step
 from ivr.errors import EngineError, SessionError, StoreError
 from ivr.engine.events import AgentCallEnded, CallStarted, Event, LookupDone, QueueEnded, RecordingEnded
 from ivr.flowlang.model import Bundle

@@ -14,7 +14,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from ivr.store.accounts import Role
 from ivr.services.agentdesk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused, transcript
 from ivr.store.tokens import AgentTokens
-from ivr.engine.step import CallState
+from ivr.engine.state import CallState
 from ivr.jobs.tasks import schedule_presence_check
 from ivr.telephony.rest import CallGone, TwilioRestError
 from routing import keys as keys_rt
