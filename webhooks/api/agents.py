@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.store.accounts import Role
-from ivr.services.agentdesk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused, transcript
+from ivr.services.desk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused, transcript
 from ivr.store.tokens import AgentTokens
 from ivr.engine.state import CallState
 from ivr.jobs.tasks import schedule_presence_check

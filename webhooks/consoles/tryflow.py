@@ -27,7 +27,7 @@ from ivr.errors import FlowError, StoreError
 from ivr.flowlang.check import load_bundle
 from ivr.flowlang.model import Bundle
 from ivr.simulator import LoopbackServer
-from ivr.services.trylookups import TryLookups
+from ivr.services.lookups import TryLookups
 from ivr.services.tries import (
     KEEP_AFTER_END, InputKind, SandboxRouter, TryError, TryInput, TryRunner, TryState, TryStore,
 )
