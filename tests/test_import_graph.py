@@ -50,8 +50,6 @@ KNOWN_UPWARD = {
     "ivr.flowlang.check imports ivr.engine.instructions",
     "ivr.flowlang.model imports ivr.engine.instructions",
     "ivr.flowlang.scenarios imports webhooks",
-    "ivr.services.calls imports ivr.jobs.tasks",
-    "ivr.services.calls imports ivr.jobs.transcription",
     "ivr.services.prompts imports ivr.jobs.tasks",
     "ivr.services.wallboard imports ivr.jobs.tasks",
 }

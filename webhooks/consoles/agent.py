@@ -56,8 +56,8 @@ def _signed_out(sender: Flask, user: Any = None, **_extra: Any) -> None:
         for offer in router.offers_for(account.agent_id):
             ended, offers = router.end_offer(offer.reservation, Outcome.DECLINED)
             if ended is not None:
-                calls.offer_ended(ended, Outcome.DECLINED.value)
+                calls.queueing.offer_ended(ended, Outcome.DECLINED.value)
             for again in offers:
-                calls.offered(again)
+                calls.queueing.offered(again)
     except Exception:  # signing out must work even when routing cannot be reached; presence expiry catches up
         log.exception("could not make agent %s offline at sign-out", account.agent_id)
