@@ -4,7 +4,6 @@ lookup, transfer and voicemail (an effect, whose outcome comes back as an event)
 from __future__ import annotations
 
 import re
-
 from zoneinfo import ZoneInfo
 
 from ivr.engine import instructions as ins

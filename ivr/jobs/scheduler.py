@@ -5,6 +5,7 @@ a job queued (or scheduled) on the ``ivr`` queue by the functions of :mod:`ivr.j
 from __future__ import annotations
 
 import redis as redis_lib
+from rq import Queue, Retry
 
 from ivr.jobs.tasks import (
     QUEUE_NAME, enqueue_count, run_callbacks, schedule_escalation, schedule_max_wait, schedule_offer_expiry,
@@ -15,7 +16,6 @@ from ivr.services.scheduling import Recording
 from ivr.store.calllog import CallLog
 from routing.acd import Offer
 from routing.config import QueueConfig
-from rq import Queue, Retry
 
 
 class RqScheduler:
