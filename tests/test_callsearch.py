@@ -7,7 +7,7 @@ import pytest
 from ivr.store import keys
 from ivr.store.calllog import CallLog
 from ivr.store.callsearch import CallQuery, Outcome, outcome_of
-from ivr.engine.step import Disposition
+from ivr.engine.state import Disposition
 
 T0 = 1_795_000_000.0  # a fixed moment; call i starts i minutes later
 

@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 
 from ivr.engine import instructions as ins
-from ivr.engine.step import CallState, Disposition, Waiting, luhn_valid, new_call, step
+from ivr.engine.answers import luhn_valid
+from ivr.engine.queue import NoAgentsPolicy, when_no_agents
+from ivr.engine.state import CallState, Disposition, StepResult, Waiting, new_call
+from ivr.engine.step import step
 from ivr.errors import EngineError
-from ivr.engine.events import AgentCallEnded, CallStarted, DialEnded, Input, LookupDone, NoInput, QueueEnded, RecordingEnded
+from ivr.engine.events import (
+    AgentCallEnded, CallStarted, DialEnded, Input, LookupDone, NoAgentsSignedIn, NoInput, QueueEnded, RecordingEnded,
+)
 from ivr.flowlang.check import load_bundle, read_directory
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # Monday 10:00 in New York
@@ -648,3 +653,42 @@ def test_collect_without_read_back_confirms_doubtful_digits_and_silence_there_st
     assert said(out) == ["Hello?", "ZIP code?"] and call.state.pending == ""
     speak(call, "one oh oh oh three", 0.3)
     assert said(speak(call, "yes")) == ["ZIP 10003."]
+
+
+QUEUES = """\
+    skills: [billing]
+    queues:
+      general: {when_no_agents: voicemail}
+      billing: {skills: {billing: 1}, when_no_agents: queue:general}
+      line: {when_no_agents: callback}
+    """
+QUEUED = """\
+    nodes:
+      thanks:
+        say: "Thanks for calling."
+        next: q
+      q:
+        queue: {name: %s, prompt: "Please hold."}
+        next: message
+      message:
+        hangup: "Please call again later."
+    """
+
+
+@pytest.mark.parametrize("queue, told, waiting, disposition, outcome", [
+    ("general", ["Thanks for calling.", "Please call again later."], Waiting.ENDED, Disposition.SELF_SERVICE,
+     "left-queue"),
+    ("billing", ["Thanks for calling.", "Please hold."], Waiting.QUEUE, Disposition.QUEUED, "overflow"),
+    ("line", ["We will call you back as soon as an agent is free. Goodbye."], Waiting.ENDED, Disposition.CALLBACK,
+     "callback"),
+])
+def test_with_no_agent_signed_in_the_queue_policy_decides(queue, told, waiting, disposition, outcome):
+    call = Call(bundle_of(QUEUED % queue, queues=QUEUES))
+    assert when_no_agents(call.bundle, StepResult(call.state, call.out, [])) is not NoAgentsPolicy.WAIT
+    out = call.send(NoAgentsSignedIn(NOW, tuple(call.out)))
+    assert said(out) == told
+    assert (call.state.waiting, call.state.disposition) == (waiting, disposition)
+    assert call.log[0]["outcome"] == outcome and call.log[0]["reason"] == "no agents signed in"
+    if queue == "billing":
+        assert out[-1] == ins.Enqueue(ins.RoutingRequest.from_dict(call.state.routing))
+        assert call.state.routing["queue"] == "general"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,18 +13,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.store.calllog import CallLog
-from ivr.services.calls import CallService, HttpClient
+from ivr.services.calls import CallService
+from ivr.services.lookups import HttpClient
 from ivr.config import Settings
 from ivr.services.publishing import FlowRepository
 from ivr.store.listening import ListenStore
-from ivr.jobs.tasks import (
-    enqueue_count, schedule_escalation, schedule_max_wait, schedule_offer_expiry, schedule_wrap_up_end,
-)
-from ivr.jobs.transcription import enqueue_transcription
+from ivr.jobs.scheduler import RqScheduler
 from ivr.services.prompts import LocalPrompts, publish_hook
 from ivr.telephony.rest import TwilioRest
 from routing.acd import Distributor
-from routing.config import QueueConfig
 from ivr.runner.redis import EmbeddedRedis, connect
 from ivr.store.sessions import SessionStore
 from ivr.store.flowversions import FlowStore
@@ -62,12 +58,6 @@ class Services:
                 self.models.get(language)
 
 
-def _schedule_queue_timers(redis_client: redis_lib.Redis, call_sid: str, queue: QueueConfig) -> None:
-    """A call entered an agent queue: its escalation steps and maximum wait become RQ jobs."""
-    schedule_escalation(redis_client, call_sid, queue)
-    schedule_max_wait(redis_client, call_sid, queue)
-
-
 def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redis | None = None,
                clock: Callable[[], datetime] | None = None, http: HttpClient | None = None,
                publish_flows: bool = True) -> Flask:
@@ -97,11 +87,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
                           on_publish=publish_hook(redis_client, settings.tts_rate))
     calllog = CallLog(redis_client, settings.calllog_ttl)
     calls = CallService(repo, SessionStore(redis_client, settings.session_ttl), calllog, http=http, clock=clock,
-                        on_closed=lambda: enqueue_count(redis_client), router=Distributor(redis_client),
-                        on_offer=lambda offer: schedule_offer_expiry(redis_client, offer),
-                        on_wrap_up=lambda agent, seconds: schedule_wrap_up_end(redis_client, agent, seconds),
-                        on_queued=functools.partial(_schedule_queue_timers, redis_client),
-                        on_recorded=functools.partial(enqueue_transcription, redis_client, calllog))
+                        router=Distributor(redis_client), scheduler=RqScheduler(redis_client, calllog))
     twilio = TwilioRest.from_settings(settings)
     prompts = LocalPrompts.from_settings(redis_client, settings)
     app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, ListenStore(redis_client),

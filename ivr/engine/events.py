@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Union
 
+from ivr.engine import instructions as ins
+
 
 @dataclass(frozen=True)
 class CallStarted:
@@ -83,4 +85,16 @@ class LookupDone:
     error: str = ""
 
 
-Event = Union[CallStarted, Input, NoInput, DialEnded, QueueEnded, AgentCallEnded, RecordingEnded, LookupDone]
+@dataclass(frozen=True)
+class NoAgentsSignedIn:
+    """Routing found no agent signed in while the call was about to wait in a queue whose ``when_no_agents`` is
+    not ``wait``. ``pending`` is everything the call was about to be told this turn, ending with the
+    :class:`~ivr.engine.instructions.Enqueue`: the engine answers with what is told instead (see
+    :func:`ivr.engine.queue.on_no_agents`)."""
+
+    now: datetime
+    pending: tuple[ins.Instruction, ...] = ()
+
+
+Event = Union[CallStarted, Input, NoInput, DialEnded, QueueEnded, AgentCallEnded, RecordingEnded, LookupDone,
+              NoAgentsSignedIn]

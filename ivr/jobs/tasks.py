@@ -22,7 +22,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.store import keys
 from ivr.store.calllog import CallLog
 from ivr.config import Settings
-from ivr.engine.step import CallState, Disposition, Waiting
+from ivr.engine.queue import CALLBACK_GOODBYE
+from ivr.engine.state import CallState, Disposition, Waiting
 from ivr.store.sessions import Session, SessionStore
 from ivr.telephony.rest import CallGone, TwilioRest, TwilioRestError
 from routing.acd import AgentStatus, Distributor, Offer
@@ -217,7 +218,6 @@ def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redi
     return "left"
 
 
-CALLBACK_GOODBYE = "We will call you back as soon as an agent is free. Goodbye."
 #: An outbound callback not answered within this time goes back in line; after this many calls, it is dropped.
 CALLBACK_RING_MS = 120_000
 CALLBACK_ATTEMPTS = 3

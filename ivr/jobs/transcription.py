@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -27,6 +26,7 @@ from ivr.store.calllog import CallLog
 from ivr.config import Settings
 from ivr.errors import IvrError
 from ivr.jobs.tasks import QUEUE_NAME, _job_connection
+from ivr.services.scheduling import Recording
 from speech.audio import decode_wav
 from speech.errors import WavError
 from speech.models import ModelRegistry
@@ -60,18 +60,6 @@ class RecordingRefused(TranscriptionError):
 
 class RecordingUnavailable(TranscriptionError):
     """A fault worth retrying: the network, Twilio's side, or a recording not available yet."""
-
-
-@dataclass(frozen=True)
-class Recording:
-    """A voicemail left on a call: where Twilio keeps it, and the language and node of the flow that took it."""
-
-    call_sid: str
-    url: str
-    language: str
-    flow: str = ""
-    node: str = ""
-    duration: int = 0
 
 
 def _origin(url: str) -> tuple[str, str, int]:

@@ -12,31 +12,28 @@ from flask import Blueprint, current_app, g, jsonify, request
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.store.accounts import Role
-from ivr.services.agentdesk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused, transcript
+from ivr.services.desk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused
+from ivr.services.queueing import AcceptOutcome, Queueing
 from ivr.store.tokens import AgentTokens
-from ivr.engine.step import CallState
-from ivr.jobs.tasks import schedule_presence_check
-from ivr.telephony.rest import CallGone, TwilioRestError
-from routing import keys as keys_rt
-from routing.acd import Agent, AgentStatus, Outcome
+from routing.acd import Agent
 from webhooks.auth import session_role
 from webhooks.security import public_url
 from webhooks.consoles.streams import stream_slot
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agent")
 AGENT_RING_SECONDS = 20
-#: Session variables an agent never sees: internals, and `hours` (the schedule node's state). The rest is what the
-#: caller entered and what lookups found.
-HIDDEN_VARIABLES = {"call_sid", "called", "recording_url", "last_input", "hours"}
 
 
 def services() -> Any:
     return current_app.extensions["ivr"]
 
 
+def queueing() -> Queueing:
+    return services().calls.queueing
+
+
 def desk() -> AgentDesk:
-    svc = services()
-    return AgentDesk(svc.calllog, svc.calls.repo, svc.calls.router)
+    return queueing().desk()
 
 
 def agent_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,28 +58,6 @@ def agent_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _offer_view(offer: Any) -> dict[str, Any]:
-    """An offer with what the caller already did and said: the path through the flow and the data collected."""
-    svc = services()
-    record = svc.calllog.get(offer.call_sid) or {}
-    session = svc.calls.sessions.load(offer.call_sid)
-    state = CallState.from_dict(session.state) if session else None
-    variables = {k: v for k, v in (state.vars if state else {}).items() if k not in HIDDEN_VARIABLES}
-    return {
-        "reservation": offer.reservation, "call_sid": offer.call_sid, "expires": offer.expires,
-        "expires_in_ms": max(0, offer.expires - _now_ms()), "caller": record.get("caller"),
-        "queue": (state.routing or {}).get("queue") if state else None,
-        "language": (state.routing or {}).get("language") if state else None,
-        "path": [f"{s.get('flow')}.{s.get('node')}" for s in record.get("steps", [])
-                 if s.get("outcome") in ("prompted", "said", "chose", "collected", "confirmed", "queued")],
-        "steps": record.get("steps", []), "data": variables, "said": transcript(record.get("steps", [])),
-    }
 
 
 @bp.get("")
@@ -110,17 +85,15 @@ def set_status():
     status = choices.get(str(body.get("status")))
     if status is None:
         return jsonify(error=f"'status' must be one of {', '.join(choices)}"), 400
-    offer = services().calls.router.set_status(g.agent_id, status)
-    services().calls.offered(offer)
-    if status is not AgentStatus.OFFLINE:
-        schedule_presence_check(services().redis, g.agent_id)
+    offer = queueing().choose_status(g.agent_id, status)
     return jsonify(status=status.value, offer=offer.reservation if offer else None)
 
 
 @bp.get("/offers")
 @agent_required
 def offers():
-    return jsonify(offers=[_offer_view(o) for o in services().calls.router.offers_for(g.agent_id)])
+    agent_desk = desk()
+    return jsonify(offers=[agent_desk.offer_view(o) for o in services().calls.router.offers_for(g.agent_id)])
 
 
 def _ring_agent_twiml(agent: Agent) -> str:
@@ -142,38 +115,21 @@ def _ring_agent_twiml(agent: Agent) -> str:
 @bp.post("/offers/<reservation>/accept")
 @agent_required
 def accept(reservation: str):
-    svc = services()
-    router = svc.calls.router
-    offer = next((o for o in router.offers_for(g.agent_id) if o.reservation == reservation), None)
-    if offer is None or not router.accept(reservation, g.agent_id):
+    done = queueing().accept(g.agent_id, reservation, _ring_agent_twiml, services().twilio)
+    if done.outcome is AcceptOutcome.NOT_YOURS:
         return jsonify(error="this offer is no longer yours to accept (timed out, taken or cancelled)"), 409
-    agent = router.agent(g.agent_id)
-    try:
-        svc.twilio.redirect(offer.call_sid, _ring_agent_twiml(agent))
-    except CallGone:
-        router.hangup(offer.call_sid)
+    if done.outcome is AcceptOutcome.CALLER_GONE:
         return jsonify(error="the caller has hung up"), 409
-    except TwilioRestError as e:
-        for again in router.requeue(offer.call_sid):
-            svc.calls.offered(again)
-        return jsonify(error=f"could not connect the call: {e}"), 502
-    session = svc.calls.sessions.load(offer.call_sid)
-    queue = (CallState.from_dict(session.state).routing or {}).get("queue") if session else None
-    svc.calllog.agent_accepted(offer.call_sid, g.agent_id, _now_ms() / 1000, queue=queue)
-    return jsonify(accepted=True, call_sid=offer.call_sid)
+    if done.outcome is AcceptOutcome.NOT_CONNECTED:
+        return jsonify(error=f"could not connect the call: {done.error}"), 502
+    return jsonify(accepted=True, call_sid=done.call_sid)
 
 
 @bp.post("/offers/<reservation>/decline")
 @agent_required
 def decline(reservation: str):
-    router = services().calls.router
-    if not any(o.reservation == reservation for o in router.offers_for(g.agent_id)):
+    if not queueing().decline(g.agent_id, reservation):
         return jsonify(error="no such offer for you"), 404
-    ended, offers = router.end_offer(reservation, Outcome.DECLINED)
-    if ended is not None:
-        services().calls.offer_ended(ended, Outcome.DECLINED.value)
-    for offer in offers:
-        services().calls.offered(offer)
     return jsonify(declined=True)
 
 
@@ -197,8 +153,7 @@ def events():
     if after != "$" and not all(part.isdigit() for part in after.split("-")):
         return jsonify(error="Last-Event-ID must be an event id such as 1700000000000-0"), 400
     if after == "$":  # a fresh console first gets what is pending now
-        after = router.redis.xinfo_stream(keys_rt.agent_events(agent_id))["last-generated-id"].decode() \
-            if router.redis.exists(keys_rt.agent_events(agent_id)) else "0"
+        after = desk().events_start(agent_id)
 
     def stream():
         nonlocal after
@@ -238,15 +193,13 @@ def wrap_up_done():
     if body is not None and not isinstance(body, dict):
         return jsonify(error="send a JSON object: {\"call_sid\", \"disposition\", \"notes\"}"), 400
     if not body:
-        offer = services().calls.router.set_status(g.agent_id, AgentStatus.AVAILABLE)
-        services().calls.offered(offer)
+        offer = queueing().available_again(g.agent_id)
         return jsonify(status="available", offer=offer.reservation if offer else None)
     try:
-        done = desk().wrap_up(g.agent_id, body.get("call_sid"), body.get("disposition"), body.get("notes", ""),
-                              time.time())
+        done = queueing().record_wrap_up(g.agent_id, body.get("call_sid"), body.get("disposition"),
+                                         body.get("notes", ""), time.time())
     except WrapUpRefused as e:
         return jsonify(error=str(e)), e.status
-    services().calls.offered(done["offer"])
     return jsonify(status=done["status"], offer=done["offer"].reservation if done["offer"] else None,
                    call_sid=body["call_sid"], disposition=body["disposition"])
 

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, current_app, render_template
 from flask_login import user_logged_out
 
 from ivr.store.accounts import Role
-from ivr.services.agentdesk import AGENT_CHOICES, MAX_NOTES
+from ivr.services.desk import AGENT_CHOICES, MAX_NOTES
 from routing.acd import AgentStatus, Outcome
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
@@ -56,8 +56,8 @@ def _signed_out(sender: Flask, user: Any = None, **_extra: Any) -> None:
         for offer in router.offers_for(account.agent_id):
             ended, offers = router.end_offer(offer.reservation, Outcome.DECLINED)
             if ended is not None:
-                calls.offer_ended(ended, Outcome.DECLINED.value)
+                calls.queueing.offer_ended(ended, Outcome.DECLINED.value)
             for again in offers:
-                calls.offered(again)
+                calls.queueing.offered(again)
     except Exception:  # signing out must work even when routing cannot be reached; presence expiry catches up
         log.exception("could not make agent %s offline at sign-out", account.agent_id)

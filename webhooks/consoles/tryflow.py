@@ -27,7 +27,8 @@ from ivr.errors import FlowError, StoreError
 from ivr.flowlang.check import load_bundle
 from ivr.flowlang.model import Bundle
 from ivr.simulator import LoopbackServer
-from ivr.services.trylookups import TryLookups
+from ivr.services.lookups import TryLookups
+from ivr.services.scheduling import NullScheduler
 from ivr.services.tries import (
     KEEP_AFTER_END, InputKind, SandboxRouter, TryError, TryInput, TryRunner, TryState, TryStore,
 )
@@ -101,7 +102,7 @@ class Sandbox:
             # No RQ worker serves the sandbox database, and nothing of a try needs one: no agents are offered
             # calls, no timers, counts, transcriptions or rendered prompts (the caller reads the words instead).
             calls = services.calls
-            calls.on_queued = calls.on_offer = calls.on_closed = calls.on_wrap_up = calls.on_recorded = None
+            calls.scheduler = NullScheduler()
             calls.router = SandboxRouter(self.redis, live=self.live_app.extensions["ivr"].calls.router)
             calls.http = TryLookups(self.live_app.extensions["ivr"].repo)
             services.repo.on_publish = None

@@ -1,19 +1,24 @@
-"""An agent's desk: what the agent console needs beyond routing. The call the agent is on, the call waiting for
-their wrap-up, the wrap-up itself (checked against the dispositions of the call's queue), their calls of the day,
-and what the caller said (speech transcripts from the call's steps).
+"""An agent's desk: what the agent console needs beyond routing. An offer with the caller's context, the call
+the agent is on, the call waiting for their wrap-up, the wrap-up itself (checked against the dispositions of the
+call's queue), their calls of the day, and what the caller said (speech transcripts from the call's steps).
 
-Pure reads and one write over :class:`~ivr.store.calllog.CallLog`, the flow repository and the distributor; no HTTP.
+Pure reads and one write over :class:`~ivr.store.calllog.CallLog`, the sessions, the flow repository and the
+distributor; no HTTP. Moving calls between queue, offer and agent is :mod:`ivr.services.queueing`'s.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from ivr.engine.state import CallState
 from ivr.store.calllog import CallLog
 from ivr.errors import IvrError
 from ivr.services.publishing import FlowRepository
-from routing.acd import AgentStatus, Distributor
+from ivr.store.sessions import SessionStore
+from routing import keys as keys_rt
+from routing.acd import AgentStatus, Distributor, Offer
 from routing.config import DEFAULT_DISPOSITIONS
 
 #: The statuses an agent chooses themselves; ``busy`` and ``wrap-up`` are the system's.
@@ -28,6 +33,9 @@ HISTORY_FIELDS = ("call_sid", "caller", "queue", "started_at", "accepted_at", "e
                   "agent_disposition", "agent_notes", "wrapped_up_at")
 #: Call states (the distributor's) of a call that is over for the agent who took it.
 _OVER = (None, "ended")
+#: Session variables an agent never sees: internals, and `hours` (the schedule node's state). The rest is what the
+#: caller entered and what lookups found.
+HIDDEN_VARIABLES = {"call_sid", "called", "recording_url", "last_input", "hours"}
 
 
 class WrapUpRefused(IvrError):
@@ -56,10 +64,32 @@ class WrapUp:
 class AgentDesk:
     """One agent's view of their calls; dependencies are passed in."""
 
-    def __init__(self, calllog: CallLog, repo: FlowRepository, router: Distributor):
+    def __init__(self, calllog: CallLog, repo: FlowRepository, router: Distributor, sessions: SessionStore):
         self.calllog = calllog
         self.repo = repo
         self.router = router
+        self.sessions = sessions
+
+    def offer_view(self, offer: Offer) -> dict[str, Any]:
+        """An offer with what the caller already did and said: the path through the flow and the data collected."""
+        record = self.calllog.get(offer.call_sid) or {}
+        session = self.sessions.load(offer.call_sid)
+        state = CallState.from_dict(session.state) if session else None
+        variables = {k: v for k, v in (state.vars if state else {}).items() if k not in HIDDEN_VARIABLES}
+        return {
+            "reservation": offer.reservation, "call_sid": offer.call_sid, "expires": offer.expires,
+            "expires_in_ms": max(0, offer.expires - int(time.time() * 1000)), "caller": record.get("caller"),
+            "queue": (state.routing or {}).get("queue") if state else None,
+            "language": (state.routing or {}).get("language") if state else None,
+            "path": [f"{s.get('flow')}.{s.get('node')}" for s in record.get("steps", [])
+                     if s.get("outcome") in ("prompted", "said", "chose", "collected", "confirmed", "queued")],
+            "steps": record.get("steps", []), "data": variables, "said": transcript(record.get("steps", [])),
+        }
+
+    def events_start(self, agent_id: str) -> str:
+        """Where a fresh console's event stream starts: after the agent's newest event (``0``: none yet)."""
+        redis, stream = self.router.redis, keys_rt.agent_events(agent_id)
+        return redis.xinfo_stream(stream)["last-generated-id"].decode() if redis.exists(stream) else "0"
 
     def dispositions(self, record: dict[str, Any]) -> tuple[str, ...]:
         """The dispositions of the queue the call was taken from, in the flow version it was pinned to (the
