@@ -33,8 +33,9 @@ def agents_add(agent_id: str, name: str, skills: tuple[str, ...], languages: tup
                contact: str) -> None:
     """Create or update an agent and print a new API token for them (shown once)."""
     from ivr.store.tokens import AgentTokens
-    from routing.acd import Agent, Distributor
+    from routing.acd import Distributor
     from routing.errors import RoutingError
+    from routing.model import Agent
     redis = _redis(_settings())
     try:
         agent = Agent(agent_id, name, _skill_levels(skills), languages, capacity, contact or f"client:{agent_id}")

@@ -19,7 +19,8 @@ def _demo_accounts(redis: Any, base_url: str) -> None:
     import secrets
 
     from ivr.store.accounts import AccountStore, Role
-    from routing.acd import Agent, Distributor
+    from routing.acd import Distributor
+    from routing.model import Agent
     Distributor(redis).register(Agent("ana", "Ana Lopez", {"billing": 7, "english": 5}, ("en",), 1, "client:ana"))
     store = AccountStore(redis)
     click.echo(f"consoles at {base_url}/ (new passwords each demo):")
@@ -44,7 +45,8 @@ def demo(port: int, once: bool) -> None:
     from ivr.simulator import (
         HttpTransport, ScriptedCaller, SimulatedAgent, Simulator, TwilioRestStandIn,
     )
-    from routing.acd import Agent, Distributor
+    from routing.acd import Distributor
+    from routing.model import Agent
     backend_url, stop_backend = run_backend_in_thread()
     rest = TwilioRestStandIn().start()
     click.echo(f"sample Northwind Energy backend on {backend_url}; Twilio's REST API simulated on {rest.url}")

@@ -13,8 +13,9 @@ from typing import Any, Iterable
 from ivr.store.calllog import CallLog
 from ivr.errors import IvrError
 from ivr.services.publishing import FlowRepository
-from routing.acd import AgentStatus, Distributor
+from routing.acd import Distributor
 from routing.config import DEFAULT_DISPOSITIONS
+from routing.model import AgentStatus
 
 #: The statuses an agent chooses themselves; ``busy`` and ``wrap-up`` are the system's.
 AGENT_CHOICES = (AgentStatus.AVAILABLE, AgentStatus.BREAK, AgentStatus.OFFLINE)

@@ -26,8 +26,9 @@ from ivr.services.publishing import FlowRepository
 from ivr.jobs.tasks import CALLBACK_GOODBYE, request_callback, stage_finished
 from ivr.store.sessions import Session, SessionStore, decode
 from ivr.jobs.transcription import Recording
-from routing.acd import AgentStatus, Distributor, Offer
+from routing.acd import Distributor
 from routing.config import QueueConfig
+from routing.model import AgentStatus, Offer
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from ivr.engine.step import CallState
 from ivr.jobs.tasks import schedule_presence_check
 from ivr.telephony.rest import CallGone, TwilioRestError
 from routing import keys as keys_rt
-from routing.acd import Agent, AgentStatus, Outcome
+from routing.model import Agent, AgentStatus, Outcome
 from webhooks.auth import session_role
 from webhooks.security import public_url
 from webhooks.consoles.streams import stream_slot
