@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from ivr.store.tokens import AgentTokens  # noqa: E402
 from ivr.runner.redis import connect  # noqa: E402
 from ivr.runner.processes import running_stack  # noqa: E402
-from routing.acd import Agent, Distributor  # noqa: E402
+from routing.acd import Distributor  # noqa: E402
+from routing.model import Agent  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_webhooks", ROOT / "bench" / "webhooks.py")
 bench_webhooks = importlib.util.module_from_spec(_spec)

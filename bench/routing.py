@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ivr.runner.redis import EmbeddedRedis, connect  # noqa: E402
-from routing.acd import Agent, AgentStatus, Distributor  # noqa: E402
+from routing.acd import Distributor  # noqa: E402
+from routing.model import Agent, AgentStatus  # noqa: E402
 
 T0 = 1_800_000_000_000
 QUEUES = [f"q{i}" for i in range(10)]
@@ -57,7 +58,7 @@ def populate(acd: Distributor, agents: int, skills: int, waiting: int, rng: rand
     # index once with the real idle times
     for i in range(agents):
         agent = acd.agent(f"ag{i}")
-        acd._index(agent)  # noqa: SLF001 - the benchmark builds the state directly
+        acd.registry.index(agent)  # the benchmark builds the state directly
     for i in range(waiting):
         acd.enqueue(f"CW{i}", QUEUES[i % len(QUEUES)], {rng.choice(names): 1, "rare": 10},
                     priority=rng.randint(0, 5), now_ms=T0 + i, offer=False)

@@ -31,7 +31,7 @@ def console_app(redis, tmp_path, **settings_overrides):
 
     from ivr.store.accounts import AccountStore, Role
     from ivr.config import Settings
-    from routing.acd import Agent
+    from routing.model import Agent
     from webhooks import create_app
 
     flows = tmp_path / "flows"

@@ -15,7 +15,7 @@ from consoles import PASSWORD, csrf_token, sign_in_client
 from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
-from routing.acd import Agent
+from routing.model import Agent
 from webhooks import create_app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"

@@ -20,7 +20,7 @@ import yaml
 from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import HttpTransport, LoopbackServer, ScriptedCaller, Simulator, TwilioRestStandIn
-from routing.acd import Agent, AgentStatus
+from routing.model import Agent, AgentStatus
 from webhooks import create_app
 
 TOKEN = "test-auth-token"

@@ -15,7 +15,7 @@ from consoles import PASSWORD, sign_in_client
 from ivr.store.accounts import AccountStore, Role
 from ivr.services.desk import transcript
 from ivr.config import Settings
-from routing.acd import Agent, AgentStatus
+from routing.model import Agent, AgentStatus
 from tests.test_agents_api import OPEN, SAMPLES, SID, TOKEN, queued_caller, signed_post, twilio_rest  # noqa: F401
 from tests.test_flowcheck import errors_of
 from webhooks import create_app

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 
 from ivr.store.tokens import AgentTokens
 from ivr.config import Settings
-from routing.acd import Agent, AgentStatus
+from routing.model import Agent, AgentStatus
 from webhooks import create_app
 
 TOKEN = "test-auth-token"

@@ -9,7 +9,7 @@ from consoles import PASSWORD
 from history_calls import OPEN, Clock, make_app, place_calls
 from ivr.store.accounts import AccountStore, Role
 from ivr.simulator import LoopbackServer
-from routing.acd import Agent
+from routing.model import Agent
 
 #: What the Tab key must reach: every visible, enabled control that is not inside a closed <details>.
 _FOCUSABLE = """() => [...document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')]

@@ -10,7 +10,7 @@ from consoles import PASSWORD, console_app, csrf_token
 from ivr.store.accounts import AccountStore
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
-from routing.acd import AgentStatus
+from routing.model import AgentStatus
 from webhooks import create_app
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from consoles import PASSWORD, sign_in_client
 from history_calls import OPEN, Clock, make_app, place_calls
 from ivr.store.accounts import AccountStore, Role
-from routing.acd import Agent
+from routing.model import Agent
 
 
 @pytest.fixture

@@ -94,7 +94,8 @@ def test_the_rematch_sweep_offers_a_call_its_trigger_missed(redis, run_due_jobs,
     """A call left waiting while a qualified agent is available (its own claim lost with a crashed process) is
     offered by the periodic sweep, run by a real worker's scheduler; the sweep schedules its next run, once."""
     from ivr.jobs.tasks import schedule_rematch
-    from routing.acd import Agent, AgentStatus, Distributor
+    from routing.acd import Distributor
+    from routing.model import Agent, AgentStatus
 
     acd = Distributor(redis)
     acd.register(Agent("a", "A", {"billing": 4}))
@@ -109,7 +110,8 @@ def test_the_rematch_sweep_offers_a_call_its_trigger_missed(redis, run_due_jobs,
 
 def test_an_offer_times_out_through_the_worker_and_goes_to_the_next_agent(redis, run_due_jobs, scheduled_jobs):
     from ivr.jobs.tasks import schedule_offer_expiry
-    from routing.acd import Agent, AgentStatus, Distributor
+    from routing.acd import Distributor
+    from routing.model import Agent, AgentStatus
 
     acd = Distributor(redis)
     past = int(time.time() * 1000) - 60_000  # offered a minute ago: 15 s (the default) are long over
@@ -132,8 +134,9 @@ def test_an_offer_times_out_through_the_worker_and_goes_to_the_next_agent(redis,
 
 def test_an_escalation_step_runs_in_the_worker_and_opens_the_call_to_more_agents(redis, run_due_jobs):
     from ivr.jobs.tasks import schedule_escalation
-    from routing.acd import Agent, AgentStatus, Distributor
+    from routing.acd import Distributor
     from routing.config import EscalationStep, QueueConfig
+    from routing.model import Agent, AgentStatus
 
     acd = Distributor(redis)
     acd.register(Agent("novice", "N", {"billing": 1}))
@@ -149,7 +152,8 @@ def test_an_escalation_step_runs_in_the_worker_and_opens_the_call_to_more_agents
 
 def test_wrap_up_ends_through_the_worker_and_the_agent_gets_the_next_call(redis, run_due_jobs):
     from ivr.jobs.tasks import schedule_wrap_up_end
-    from routing.acd import Agent, AgentStatus, Distributor
+    from routing.acd import Distributor
+    from routing.model import Agent, AgentStatus
 
     acd = Distributor(redis)
     acd.register(Agent("a", "A", {}))
@@ -165,7 +169,8 @@ def test_the_startup_sweep_ends_wrap_ups_whose_timer_was_lost(redis):
     """Two agents in wrap-up whose end passed while no worker ran (their jobs lost): one with its end noted, one
     who chose wrap-up themselves (the live wrap-up time applies). A third is still within their wrap-up."""
     from ivr.jobs.tasks import startup_sweep
-    from routing.acd import Agent, AgentStatus, Distributor
+    from routing.acd import Distributor
+    from routing.model import Agent, AgentStatus
 
     acd = Distributor(redis)
     now = int(time.time() * 1000)

@@ -8,8 +8,9 @@ import os
 import pytest
 
 from ivr.runner.redis import connect
-from routing.acd import Agent, AgentStatus, Distributor
+from routing.acd import Distributor
 from routing.errors import RoutingError
+from routing.model import Agent, AgentStatus
 
 T0 = 1_800_000_000_000
 

@@ -20,7 +20,7 @@ from rq import Queue, SimpleWorker
 from twilio.request_validator import RequestValidator
 
 from ivr.store.calllog import CallLog
-from ivr.cli import format_call
+from ivr.cli.calls import format_call
 from ivr.config import Settings
 from ivr.jobs.tasks import QUEUE_NAME
 from ivr.jobs.transcription import (

@@ -16,7 +16,8 @@ from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
 from ivr.services.tries import InputKind, TryInput, events_key, meta_key, owner_key, typed_result
-from routing.acd import Agent, AgentStatus, Distributor
+from routing.acd import Distributor
+from routing.model import Agent, AgentStatus
 from speech.recognizer import Outcome
 from webhooks import create_app
 from webhooks.consoles.tryflow import DEFAULT_TRY_DB, sandbox_client

@@ -25,7 +25,7 @@ from ivr.config import Settings
 from ivr.jobs.tasks import QUEUE_NAME, startup_sweep
 from ivr.simulator import LoopbackServer, TwilioRestStandIn
 from ivr.services.wallboard import WallboardHistory, schedule_sampling, take_sample
-from routing.acd import Agent, AgentStatus
+from routing.model import Agent, AgentStatus
 from webhooks import create_app
 
 TWILIO_TOKEN = "test-auth-token"

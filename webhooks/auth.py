@@ -19,8 +19,7 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, redi
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from ivr.store import keys
-from ivr.store.accounts import Account, AccountStore, Role, SignInThrottle
+from ivr.store.accounts import Account, AccountStore, Role, SignInThrottle, shared_secret
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -71,8 +70,7 @@ def _shared_secret(redis: Any) -> str:
     """One random signing key for every web process, kept in Redis (set IVR_SECRET_KEY to choose it). With Redis
     down at start, a key of this process only: the voice endpoints must start anyway."""
     try:
-        redis.set(keys.SECRET_KEY, secrets.token_urlsafe(48), nx=True)
-        return redis.get(keys.SECRET_KEY).decode()
+        return shared_secret(redis)
     except Exception:
         log.exception("Redis unreachable: console sessions signed with a key of this process only")
         return secrets.token_urlsafe(48)

@@ -21,7 +21,7 @@ from ivr.errors import IvrError
 from ivr.simulator import HANGUP, CallResult, GatherInfo, HttpTransport, LoopbackServer, ScriptedCaller, Simulator
 from ivr.simulator.transcript import format_transcript
 from ivr.flowlang.yamlsource import YamlSyntaxError, format_path, load
-from routing.acd import Agent, AgentStatus
+from routing.model import Agent, AgentStatus
 
 STEP = {"anyOf": [
     {"type": "string", "enum": ["silence", "hangup"]},

@@ -14,7 +14,7 @@ from ivr.jobs.tasks import (
 from ivr.jobs.transcription import enqueue_transcription
 from ivr.services.scheduling import Recording
 from ivr.store.calllog import CallLog
-from routing.acd import Offer
+from routing.model import Offer
 from routing.config import QueueConfig
 
 

@@ -26,8 +26,9 @@ from ivr.engine.queue import CALLBACK_GOODBYE
 from ivr.engine.state import CallState, Disposition, Waiting
 from ivr.store.sessions import Session, SessionStore
 from ivr.telephony.rest import CallGone, TwilioRest, TwilioRestError
-from routing.acd import AgentStatus, Distributor, Offer
+from routing.acd import Distributor
 from routing.config import QueueConfig
+from routing.model import AgentStatus, Offer
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,9 @@ from ivr.errors import IvrError
 from ivr.services.publishing import FlowRepository
 from ivr.store.sessions import SessionStore
 from routing import keys as keys_rt
-from routing.acd import AgentStatus, Distributor, Offer
+from routing.acd import Distributor
 from routing.config import DEFAULT_DISPOSITIONS
+from routing.model import AgentStatus, Offer
 
 #: The statuses an agent chooses themselves; ``busy`` and ``wrap-up`` are the system's.
 AGENT_CHOICES = (AgentStatus.AVAILABLE, AgentStatus.BREAK, AgentStatus.OFFLINE)

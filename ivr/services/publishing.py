@@ -14,7 +14,6 @@ from ivr.errors import FlowError, StoreError
 from ivr.flowlang.check import load_bundle, read_directory
 from ivr.flowlang.model import Bundle
 from ivr.store.flowversions import FlowStore
-from routing import keys as routing_keys
 from routing.acd import Distributor
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ class FlowRepository:
         routing = self.bundle(version).routing
         acd = Distributor(self.store.redis)
         if routing is None:
-            self.store.redis.delete(routing_keys.SETTINGS)
+            acd.reset_settings()
         else:
             acd.configure(routing.offer_timeout * 1000, routing.max_missed, routing.wrap_up * 1000)
 

@@ -25,7 +25,8 @@ from ivr.services.scheduling import Scheduler
 from ivr.store.calllog import CallLog
 from ivr.store.sessions import SessionStore
 from ivr.telephony.rest import CallGone, TwilioRestError
-from routing.acd import Agent, AgentStatus, Distributor, Offer, Outcome
+from routing.acd import Distributor
+from routing.model import Agent, AgentStatus, Offer, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from routing.acd import Offer
+from routing.model import Offer
 from routing.config import QueueConfig
 
 

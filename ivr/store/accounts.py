@@ -7,6 +7,7 @@ part of its session identity, so changing the password or disabling the account 
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -53,6 +54,13 @@ class Account:
     def public(self) -> dict[str, Any]:
         return {"username": self.username, "role": self.role.value, "name": self.name, "agent_id": self.agent_id,
                 "disabled": self.disabled, "created_at": self.created_at}
+
+
+def shared_secret(redis: redis_lib.Redis) -> str:
+    """The key signing console session cookies when IVR_SECRET_KEY is not set: one random key for every web
+    process, made by the first to ask and kept in Redis."""
+    redis.set(keys.SECRET_KEY, secrets.token_urlsafe(48), nx=True)
+    return redis.get(keys.SECRET_KEY).decode()
 
 
 def check_password(password: str) -> None:

@@ -15,7 +15,7 @@ from ivr.store.accounts import Role
 from ivr.services.desk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused
 from ivr.services.queueing import AcceptOutcome, Queueing
 from ivr.store.tokens import AgentTokens
-from routing.acd import Agent
+from routing.model import Agent
 from webhooks.auth import session_role
 from webhooks.security import public_url
 from webhooks.consoles.streams import stream_slot

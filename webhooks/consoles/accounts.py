@@ -17,8 +17,8 @@ from wtforms import Form, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, Regexp, ValidationError
 
 from ivr.store.accounts import MAX_PASSWORD, MIN_PASSWORD, USERNAME, Account, AccountError, AccountStore, Role
-from routing.acd import Agent
 from routing.errors import RoutingError
+from routing.model import Agent
 from webhooks.auth import SignedIn, role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
 

@@ -12,7 +12,7 @@ from flask_login import user_logged_out
 
 from ivr.store.accounts import Role
 from ivr.services.desk import AGENT_CHOICES, MAX_NOTES
-from routing.acd import AgentStatus, Outcome
+from routing.model import AgentStatus, Outcome
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
 

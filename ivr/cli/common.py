@@ -1,0 +1,40 @@
+"""What every command group shares: the settings, the Redis connection, the flow repository, the demo numbers."""
+
+from __future__ import annotations
+
+import click
+
+from ivr.config import Settings
+
+DEMO_NUMBER = "+15550100100"
+DEMO_CALLER = "+15551230000"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+
+
+def _redis(settings: Settings):
+    """Redis from REDIS_URL, or the embedded server a running ``ivr serve`` / ``ivr demo`` recorded."""
+    from ivr.runner.redis import connect
+    from ivr.runner.processes import read_state
+    url = settings.redis_url or read_state("redis.url")
+    if not url:
+        raise click.ClickException("REDIS_URL is not set and no 'ivr serve' is running here (.ivr/redis.url)")
+    client = connect(url)
+    try:
+        client.ping()
+    except Exception as e:
+        raise click.ClickException(f"cannot reach Redis at {url}: {e}") from e
+    return client
+
+
+def _repo(settings: Settings):
+    from ivr.services.publishing import FlowRepository
+    from ivr.services.prompts import publish_hook
+    from ivr.store.flowversions import FlowStore
+    redis = _redis(settings)
+    return FlowRepository(FlowStore(redis), settings.services, on_publish=publish_hook(redis, settings.tts_rate))
