@@ -66,3 +66,36 @@ def test_fallback_variants():
     assert "<Dial><Number>+15557770000</Number></Dial>" in fallback("Sorry.", "+15557770000", None, "w")
     assert '<Enqueue waitUrl="w" waitUrlMethod="POST">support</Enqueue>' in fallback("Sorry.", None, "support", "w")
     assert fallback("Sorry.", None, None, "w").endswith("<Hangup /></Response>")
+
+
+def test_ringing_an_agent_is_the_document_the_agent_api_sent():
+    # The agent API built this document itself until now: the serializer's is byte for byte the same.
+    from flask import Flask
+    from routing.acd import Agent
+    from ivr.telephony.twiml import ring_agent
+    from ivr.telephony.urls import agent_leg_path
+    from webhooks.api.agents import AGENT_RING_SECONDS, _ring_agent_twiml
+
+    app = Flask(__name__)
+    app.config["IVR_SETTINGS"] = type("S", (), {"public_url": "https://ivr.example.com"})()
+    for contact in ("", "client:bob", "sip:alice@pbx.example.com", "+15550100123"):
+        agent = Agent("alice", "Alice", {}, contact=contact)
+        with app.test_request_context("/"):
+            old = _ring_agent_twiml(agent)
+        new = ring_agent(agent.id, agent.contact, "https://ivr.example.com" + agent_leg_path(agent.id),
+                         AGENT_RING_SECONDS)
+        assert new == old
+
+
+def test_callback_goodbye_leave_redirect_and_hold_documents():
+    from ivr.telephony.twiml import goodbye, hold, redirect
+
+    assert goodbye("Bye & thanks.") == HEAD + '<Response><Say>Bye &amp; thanks.</Say><Hangup /></Response>'
+    assert redirect("https://ivr.example.com/twilio/continue?seq=2&on=leave") == (
+        HEAD + '<Response><Redirect method="POST">https://ivr.example.com/twilio/continue?seq=2&amp;on=leave'
+        '</Redirect></Response>')
+    assert hold(["One.", "Two."], None, None, None, 10) == (
+        HEAD + '<Response><Say>One.</Say><Say>Two.</Say><Pause length="10" /></Response>')
+    assert hold(["Uno."], "Polly.Lupe", "es-US", "https://x/m.mp3", 10) == (
+        HEAD + '<Response><Say language="es-US" voice="Polly.Lupe">Uno.</Say><Play>https://x/m.mp3</Play>'
+        '</Response>')
