@@ -15,7 +15,8 @@ from ivr.store import keys
 from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
-from ivr.services.tries import InputKind, TryInput, events_key, meta_key, owner_key, typed_result
+from ivr.services.tries import InputKind, TryInput, typed_result
+from ivr.store.keys import try_events as events_key, try_meta as meta_key, try_owner as owner_key
 from routing.acd import Agent, AgentStatus, Distributor
 from speech.recognizer import Outcome
 from webhooks import create_app
