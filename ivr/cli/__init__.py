@@ -48,7 +48,7 @@ def _redis(settings: Settings):
 
 def _repo(settings: Settings):
     from ivr.services.publishing import FlowRepository
-    from ivr.services.prompts import publish_hook
+    from ivr.jobs.queue import publish_hook
     from ivr.store.flowversions import FlowStore
     redis = _redis(settings)
     return FlowRepository(FlowStore(redis), settings.services, on_publish=publish_hook(redis, settings.tts_rate))
@@ -238,7 +238,7 @@ def format_call(record: dict[str, Any]) -> str:
 @click.option("--day", default=lambda: datetime.now(timezone.utc).date().isoformat(), show_default="today (UTC)")
 def calls_stats(day: str) -> None:
     """Finished calls of one day by flow, disposition and status (counted by the RQ worker)."""
-    from ivr.jobs.tasks import daily_stats
+    from ivr.jobs.stats import daily_stats
     stats = daily_stats(_redis(_settings()), day)
     if not stats:
         click.echo(f"no finished calls counted for {day}")
@@ -482,10 +482,12 @@ def prompts_render(version: int | None) -> None:
 @click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
 def worker(burst: bool) -> None:
     """Run an RQ worker for the IVR's background jobs."""
-    from rq import Queue, Worker
-    from ivr.jobs.tasks import QUEUE_NAME, startup_sweep
+    from rq import Worker
+    from ivr.bootstrap import worker_services
+    from ivr.jobs.queue import QUEUE_NAME, enqueue_startup_sweep
     redis = _redis(_settings())
-    Queue(QUEUE_NAME, connection=redis).enqueue(startup_sweep, result_ttl=600)  # what a dead worker left
+    enqueue_startup_sweep(redis)  # what a dead worker left
+    worker_services(redis)  # built once here: the work horses forked for each job inherit them
     Worker([QUEUE_NAME], connection=redis).work(burst=burst, with_scheduler=True)
 
 

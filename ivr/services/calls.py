@@ -23,9 +23,9 @@ from ivr.errors import EngineError, SessionError, StoreError
 from ivr.engine.events import AgentCallEnded, CallStarted, Event, LookupDone, QueueEnded, RecordingEnded
 from ivr.flowlang.model import Bundle
 from ivr.services.publishing import FlowRepository
-from ivr.jobs.tasks import CALLBACK_GOODBYE, request_callback, stage_finished
+from ivr.jobs.queue import CALLBACK_GOODBYE, request_callback, stage_finished
 from ivr.store.sessions import Session, SessionStore, decode
-from ivr.jobs.transcription import Recording
+from ivr.services.transcription import Recording
 from routing.acd import AgentStatus, Distributor, Offer
 from routing.config import QueueConfig
 

@@ -15,7 +15,7 @@ from ivr.store.accounts import Role
 from ivr.services.agentdesk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused, transcript
 from ivr.store.tokens import AgentTokens
 from ivr.engine.step import CallState
-from ivr.jobs.tasks import schedule_presence_check
+from ivr.jobs.queue import schedule_presence_check
 from ivr.telephony.rest import CallGone, TwilioRestError
 from routing import keys as keys_rt
 from routing.acd import Agent, AgentStatus, Outcome
