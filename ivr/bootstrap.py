@@ -1,4 +1,5 @@
-"""The composition root: settings -> the services every process runs on (the web app, the RQ worker, the CLI).
+"""The composition root: settings -> the services every process runs on (the web app, the RQ worker, the CLI and the
+try-a-flow sandbox).
 
 The one place where stores, services, the Twilio client and the job queue are wired together. The web app gets its
 services from :func:`build_services` (``webhooks.create_app``); a worker process builds them once, on first use,
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
 
@@ -22,6 +23,9 @@ from ivr.runner.redis import EmbeddedRedis, connect
 from ivr.services.calls import CallService, HttpClient
 from ivr.services.prompts import LocalPrompts
 from ivr.services.publishing import FlowRepository
+from ivr.services.sandbox import TypedSpeech
+from ivr.services.tries import SandboxRouter
+from ivr.services.trylookups import TryLookups
 from ivr.store.calllog import CallLog
 from ivr.store.flowversions import FlowStore
 from ivr.store.listening import ListenStore
@@ -115,3 +119,22 @@ def worker_services(connection: redis_lib.Redis) -> Services:
         if _worker is None or _worker[0] is not connection:
             _worker = (connection, build_services(Settings.from_env(), connection))
         return _worker[1]
+
+
+# -- tries ---------------------------------------------------------------------------------------------------------
+def sandbox_services(live: Services, redis: redis_lib.Redis, auth_token: str, keep: int) -> Services:
+    """The services of a try-a-flow sandbox on ``redis`` (another database): the live settings, but no public URL,
+    proxy, API token or Twilio API, requests signed with ``auth_token``, sessions and logs kept ``keep`` seconds.
+    No RQ worker serves the sandbox database, and nothing of a try needs one: no agents are offered calls, no
+    timers, counts, transcriptions or rendered prompts (the caller reads the words instead). Every speech prompt
+    listens (typed), queues count the live system's signed-in agents, lookups go to the live flows' services."""
+    settings = replace(live.settings, redis_url=None, twilio_auth_token=auth_token, public_url=None, trust_proxy=0,
+                       api_token="", twilio_api_url=None, session_ttl=keep, calllog_ttl=keep)
+    services = build_services(settings, redis)
+    services.models = TypedSpeech(services.models)  # type: ignore[assignment]
+    calls = services.calls
+    calls.on_queued = calls.on_offer = calls.on_closed = calls.on_wrap_up = calls.on_recorded = None
+    calls.router = SandboxRouter(redis, live=live.router)
+    calls.http = TryLookups(live.repo)
+    services.repo.on_publish = None
+    return services

@@ -44,7 +44,6 @@ MAX_MODULES_PER_PACKAGE = 25
 # and nothing else may join it; the list is empty when the layout holds.
 KNOWN_CIRCLES = {
     "ivr.flowlang.check -> ivr.flowlang.speechcheck -> ivr.flowlang.check",
-    "webhooks -> webhooks.consoles.tryflow -> webhooks",
 }
 KNOWN_UPWARD = {
     "ivr.flowlang.check imports ivr.engine.instructions",

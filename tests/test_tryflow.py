@@ -20,7 +20,8 @@ from ivr.store.keys import try_events as events_key, try_meta as meta_key, try_o
 from routing.acd import Agent, AgentStatus, Distributor
 from speech.recognizer import Outcome
 from webhooks import create_app
-from webhooks.consoles.tryflow import DEFAULT_TRY_DB, sandbox_client
+from ivr.services.sandbox import sandbox_client
+from webhooks.consoles.tryflow import DEFAULT_TRY_DB
 
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 #: Polls of the events endpoint (each waits up to 2 s for something new) before a test gives up.

@@ -24,13 +24,14 @@ MAX_REQUEST_BYTES = 64 * 1024
 
 def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redis | None = None,
                clock: Callable[[], datetime] | None = None, http: HttpClient | None = None,
-               publish_flows: bool = True) -> Flask:
+               publish_flows: bool = True, services: Services | None = None, try_pages: bool = True) -> Flask:
     """Build the app. Settings come from the environment unless given; its services from the composition root
-    (:func:`ivr.bootstrap.build_services`): without ``REDIS_URL`` (and no client) the app starts its own
-    ``redis-server``. When ``publish_flows`` is true, the flows directory is published at start if it is valid and
-    differs from the current version (a broken directory never replaces a working one).
+    (:func:`ivr.bootstrap.build_services`) unless given: without ``REDIS_URL`` (and no client) the app starts its
+    own ``redis-server``. When ``publish_flows`` is true, the flows directory is published at start if it is valid
+    and differs from the current version (a broken directory never replaces a working one). With ``try_pages``
+    false the app has no try-a-flow pages (the app serving a try sandbox has none of its own).
     """
-    settings = settings or Settings.from_env()
+    settings = settings or (services.settings if services is not None else Settings.from_env())
     app = Flask(__name__)
     app.config.update(IVR_SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
                       MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
         n = settings.trust_proxy
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore
 
-    services = build_services(settings, redis_client, clock=clock, http=http)
+    services = services or build_services(settings, redis_client, clock=clock, http=http)
     app.extensions["ivr"] = services
     redis_client, repo = services.redis, services.repo
     if publish_flows:
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     wallboard.init_app(app)
     agent_console.init_app(app)
     flows_console.init_app(app)
-    tryflow.init_app(app)
+    if try_pages:
+        tryflow.init_app(app, create_app)  # the factory builds the sandbox's app
     history.init_app(app)
     accounts_console.init_app(app)
 
