@@ -31,9 +31,11 @@ class TypedSpeech:
         self.real = real
 
     def serves(self, language: str) -> bool:
+        """Every language: the tester types what the caller says."""
         return True
 
     def get(self, language: str) -> Any:
+        """The real model of ``language``."""
         return self.real.get(language)
 
 

@@ -26,6 +26,8 @@ _RECORDING_PATH = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Recordings/(RE\w+?)
 
 
 class TranscriptionStatus(str, Enum):
+    """Where a voicemail's transcript is (the call's ``transcript_status``)."""
+
     QUEUED = "queued"
     DONE = "done"
     NO_MODEL = "no-model"
