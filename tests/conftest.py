@@ -40,7 +40,7 @@ def run_due_jobs(redis):
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
-    from ivr.jobs.tasks import QUEUE_NAME
+    from ivr.jobs.queue import QUEUE_NAME
 
     def run(*names: str) -> None:
         registry = ScheduledJobRegistry(QUEUE_NAME, connection=redis)
@@ -58,7 +58,7 @@ def scheduled_jobs(redis):
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
-    from ivr.jobs.tasks import QUEUE_NAME
+    from ivr.jobs.queue import QUEUE_NAME
 
     def names() -> list[str]:
         ids = ScheduledJobRegistry(QUEUE_NAME, connection=redis).get_job_ids()

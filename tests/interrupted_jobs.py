@@ -6,7 +6,7 @@ from __future__ import annotations
 from rq import get_current_job
 
 from ivr.store import keys
-from ivr.jobs.tasks import count_finished_calls, finalize_call
+from ivr.jobs.stats import count_finished_calls, finalize_call
 
 
 def count_with_a_pause(gate: str, started: str) -> dict:

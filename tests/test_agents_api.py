@@ -211,7 +211,7 @@ def test_when_no_agent_is_signed_in_the_queue_overflows_or_lets_the_caller_leave
 
 
 def test_maximum_wait_takes_the_caller_out_of_the_queue(app, alice, twilio_rest, redis, monkeypatch):
-    from ivr.jobs.tasks import enforce_max_wait
+    from ivr.jobs.routing_timers import enforce_max_wait
     rest, url = twilio_rest
     monkeypatch.setenv("TWILIO_API_URL", url)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
@@ -225,7 +225,7 @@ def test_maximum_wait_takes_the_caller_out_of_the_queue(app, alice, twilio_rest,
 
 
 def test_maximum_wait_can_overflow_into_another_queue(app, alice, redis):
-    from ivr.jobs.tasks import enforce_max_wait
+    from ivr.jobs.routing_timers import enforce_max_wait
     queued_caller(app)
     assert enforce_max_wait(SID, "queue:outages", connection=redis) == "moved"
     router = app.extensions["ivr"].calls.router
@@ -269,7 +269,7 @@ def test_event_stream_pushes_offers_and_resumes_after_the_last_id(app, alice):
 def test_the_published_offer_timeout_and_max_missed_take_effect(redis, tmp_path, twilio_rest):
     """queues.yaml says offers last 40 s and one missed offer puts an agent on break: the app's distributor and the
     worker's timeout job follow it (stored in Redis at publish), and a rollback brings back the defaults."""
-    from ivr.jobs.tasks import expire_offers
+    from ivr.jobs.routing_timers import expire_offers
     flows = tmp_path / "flows"
     shutil.copytree(SAMPLES, flows)
     queues = flows / "queues.yaml"
@@ -341,7 +341,7 @@ def callback_app(redis, tmp_path, rest, monkeypatch, setting: str):
 
 def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp_path, rest_stand_in, monkeypatch,
                                                                       run_due_jobs):
-    from ivr.jobs.tasks import CALLBACK_GOODBYE
+    from ivr.engine.queue import CALLBACK_GOODBYE
     rest = rest_stand_in
     app = callback_app(redis, tmp_path, rest, monkeypatch, "when_no_agents: callback")
     services = app.extensions["ivr"]
@@ -359,7 +359,7 @@ def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp
     router.register(Agent("alice", "Alice", {"english": 5}, ("en",), 1, "client:alice"))
     router.set_status("alice", AgentStatus.AVAILABLE)
     services.redis.delete("ivr:rematch:scheduled")
-    from ivr.jobs.tasks import schedule_rematch
+    from ivr.jobs.queue import schedule_rematch
     schedule_rematch(redis)
     run_due_jobs("rematch")  # the sweep runs the callbacks: Alice is available, the caller is called
     placed = rest.placed.get_nowait()
@@ -384,7 +384,8 @@ def test_when_no_agents_a_caller_is_called_back_and_reaches_the_agent(redis, tmp
 
 
 def test_at_maximum_wait_a_caller_can_be_called_back(redis, tmp_path, rest_stand_in, monkeypatch):
-    from ivr.jobs.tasks import CALLBACK_GOODBYE, enforce_max_wait
+    from ivr.engine.queue import CALLBACK_GOODBYE
+    from ivr.jobs.routing_timers import enforce_max_wait
     rest = rest_stand_in
     app = callback_app(redis, tmp_path, rest, monkeypatch, "on_max_wait: callback")
     router = app.extensions["ivr"].calls.router

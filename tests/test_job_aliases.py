@@ -10,7 +10,8 @@ from rq import Queue, SimpleWorker
 from rq.utils import import_attribute
 
 from ivr.jobs.aliases import OLD_JOB_PATHS
-from ivr.jobs.tasks import QUEUE_NAME, daily_stats
+from ivr.jobs.queue import JOB_PATHS, QUEUE_NAME
+from ivr.jobs.stats import daily_stats
 from tests.test_jobs import finished_call
 
 
@@ -18,6 +19,11 @@ from tests.test_jobs import finished_call
 def test_every_old_job_path_names_the_moved_function(old_path):
     module, _, name = OLD_JOB_PATHS[old_path].partition(":")
     assert import_attribute(old_path) is getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize("path", JOB_PATHS)
+def test_every_job_path_the_queue_uses_names_a_function(path):
+    assert callable(import_attribute(path)) and import_attribute(path).__module__ == path.rpartition(".")[0]
 
 
 def test_a_job_queued_under_its_old_path_runs_on_a_real_worker(redis):

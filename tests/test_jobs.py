@@ -8,7 +8,8 @@ from rq import Queue, SimpleWorker, Worker
 
 from ivr.store import keys
 from ivr.store.calllog import CallLog
-from ivr.jobs.tasks import QUEUE_NAME, count_finished_calls, daily_stats, enqueue_count, finalize_call
+from ivr.jobs.queue import QUEUE_NAME, enqueue_count
+from ivr.jobs.stats import count_finished_calls, daily_stats, finalize_call
 
 DAY_START = 1_795_000_000.0  # 2026-11-18 in UTC
 
@@ -93,7 +94,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_counts_nothing_twice(redis, r
 def test_the_rematch_sweep_offers_a_call_its_trigger_missed(redis, run_due_jobs, scheduled_jobs):
     """A call left waiting while a qualified agent is available (its own claim lost with a crashed process) is
     offered by the periodic sweep, run by a real worker's scheduler; the sweep schedules its next run, once."""
-    from ivr.jobs.tasks import schedule_rematch
+    from ivr.jobs.queue import schedule_rematch
     from routing.acd import Distributor
     from routing.model import Agent, AgentStatus
 
@@ -109,7 +110,7 @@ def test_the_rematch_sweep_offers_a_call_its_trigger_missed(redis, run_due_jobs,
 
 
 def test_an_offer_times_out_through_the_worker_and_goes_to_the_next_agent(redis, run_due_jobs, scheduled_jobs):
-    from ivr.jobs.tasks import schedule_offer_expiry
+    from ivr.jobs.queue import schedule_offer_expiry
     from routing.acd import Distributor
     from routing.model import Agent, AgentStatus
 
@@ -133,7 +134,7 @@ def test_an_offer_times_out_through_the_worker_and_goes_to_the_next_agent(redis,
 
 
 def test_an_escalation_step_runs_in_the_worker_and_opens_the_call_to_more_agents(redis, run_due_jobs):
-    from ivr.jobs.tasks import schedule_escalation
+    from ivr.jobs.queue import schedule_escalation
     from routing.acd import Distributor
     from routing.config import EscalationStep, QueueConfig
     from routing.model import Agent, AgentStatus
@@ -151,7 +152,7 @@ def test_an_escalation_step_runs_in_the_worker_and_opens_the_call_to_more_agents
 
 
 def test_wrap_up_ends_through_the_worker_and_the_agent_gets_the_next_call(redis, run_due_jobs):
-    from ivr.jobs.tasks import schedule_wrap_up_end
+    from ivr.jobs.queue import schedule_wrap_up_end
     from routing.acd import Distributor
     from routing.model import Agent, AgentStatus
 
@@ -168,7 +169,7 @@ def test_wrap_up_ends_through_the_worker_and_the_agent_gets_the_next_call(redis,
 def test_the_startup_sweep_ends_wrap_ups_whose_timer_was_lost(redis):
     """Two agents in wrap-up whose end passed while no worker ran (their jobs lost): one with its end noted, one
     who chose wrap-up themselves (the live wrap-up time applies). A third is still within their wrap-up."""
-    from ivr.jobs.tasks import startup_sweep
+    from ivr.jobs.sweeps import startup_sweep
     from routing.acd import Distributor
     from routing.model import Agent, AgentStatus
 
@@ -192,7 +193,7 @@ def test_rematch_chains_never_multiply(redis, run_due_jobs, scheduled_jobs):
     """The scheduler was down past the marker's life: a starting worker began a second chain. When both jobs run,
     only the chain that owns the marker goes on."""
     from ivr.store import keys as ivr_keys
-    from ivr.jobs.tasks import schedule_rematch
+    from ivr.jobs.queue import schedule_rematch
 
     assert schedule_rematch(redis)
     redis.delete(ivr_keys.REMATCH_SCHEDULED)  # as if it had expired

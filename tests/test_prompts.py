@@ -16,7 +16,7 @@ from ivr.engine import instructions as ins
 from ivr.cli import main
 from ivr.config import Settings
 from ivr.flowlang.check import load_bundle
-from ivr.jobs.tasks import QUEUE_NAME
+from ivr.jobs.queue import QUEUE_NAME
 from ivr.services.prompts import static_prompts
 from speech import keys
 from speech.prompts import PromptCache, frames, key_for

@@ -216,7 +216,7 @@ def test_escalation_relaxes_requirements_and_raises_priority(acd, redis):
     assert acd.escalate("CA2", None, 50)  # CA2 jumps ahead of CA1, keeping its arrival time
     assert acd.waiting("billing") == ["CA2", "CA1"]
     assert acd.escalate("CA2", {"billing": 1}, None)
-    from ivr.jobs.tasks import escalate_call
+    from ivr.jobs.routing_timers import escalate_call
     assert escalate_call("CA1", {"billing": 1}, None, connection=redis)
     assert acd.offers_for("novice")[0].call_sid == "CA1"  # the job offered it at once
     assert not acd.escalate("CA1", {}, None)  # offered, not waiting: nothing to relax

@@ -22,10 +22,10 @@ from twilio.request_validator import RequestValidator
 from ivr.store.calllog import CallLog
 from ivr.cli.calls import format_call
 from ivr.config import Settings
-from ivr.jobs.tasks import QUEUE_NAME
-from ivr.jobs.transcription import (
-    Recording, RecordingRefused, enqueue_transcription, media_url, transcribe_recording,
-)
+from ivr.jobs.queue import QUEUE_NAME, enqueue_transcription
+from ivr.jobs.transcription import transcribe_recording
+from ivr.services.scheduling import Recording
+from ivr.services.transcription import RecordingRefused, media_url
 from speech.audio import Resampler
 from speech.wav import pcm_wav
 from webhooks import create_app

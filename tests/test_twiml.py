@@ -66,3 +66,44 @@ def test_fallback_variants():
     assert "<Dial><Number>+15557770000</Number></Dial>" in fallback("Sorry.", "+15557770000", None, "w")
     assert '<Enqueue waitUrl="w" waitUrlMethod="POST">support</Enqueue>' in fallback("Sorry.", None, "support", "w")
     assert fallback("Sorry.", None, None, "w").endswith("<Hangup /></Response>")
+
+
+def test_ringing_an_agent_is_the_document_the_agent_api_sent():
+    # The agent API built this document itself (VoiceResponse in webhooks/api/agents.py) before it switched to the
+    # serializer: the documents below are what it sent then, byte for byte.
+    from flask import Flask
+    from routing.model import Agent
+    from ivr.telephony.twiml import ring_agent
+    from ivr.telephony.urls import agent_leg_path
+    from webhooks.api.agents import AGENT_RING_SECONDS, _ring_agent_twiml
+
+    dial = '<Dial action="https://ivr.example.com/twilio/agent?agent=alice" method="POST" timeout="20">'
+    sent_before = {
+        "": "<Client>alice</Client>",
+        "client:bob": "<Client>bob</Client>",
+        "sip:alice@pbx.example.com": "<Sip>sip:alice@pbx.example.com</Sip>",
+        "+15550100123": "<Number>+15550100123</Number>",
+    }
+    app = Flask(__name__)
+    app.config["IVR_SETTINGS"] = type("S", (), {"public_url": "https://ivr.example.com"})()
+    for contact, target in sent_before.items():
+        agent = Agent("alice", "Alice", {}, contact=contact)
+        expected = HEAD + f"<Response><Say>Connecting you to an agent now.</Say>{dial}{target}</Dial></Response>"
+        with app.test_request_context("/"):
+            assert _ring_agent_twiml(agent) == expected
+        assert ring_agent(agent.id, agent.contact, "https://ivr.example.com" + agent_leg_path(agent.id),
+                          AGENT_RING_SECONDS) == expected
+
+
+def test_callback_goodbye_leave_redirect_and_hold_documents():
+    from ivr.telephony.twiml import goodbye, hold, redirect
+
+    assert goodbye("Bye & thanks.") == HEAD + '<Response><Say>Bye &amp; thanks.</Say><Hangup /></Response>'
+    assert redirect("https://ivr.example.com/twilio/continue?seq=2&on=leave") == (
+        HEAD + '<Response><Redirect method="POST">https://ivr.example.com/twilio/continue?seq=2&amp;on=leave'
+        '</Redirect></Response>')
+    assert hold(["One.", "Two."], None, None, None, 10) == (
+        HEAD + '<Response><Say>One.</Say><Say>Two.</Say><Pause length="10" /></Response>')
+    assert hold(["Uno."], "Polly.Lupe", "es-US", "https://x/m.mp3", 10) == (
+        HEAD + '<Response><Say language="es-US" voice="Polly.Lupe">Uno.</Say><Play>https://x/m.mp3</Play>'
+        '</Response>')

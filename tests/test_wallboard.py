@@ -22,9 +22,10 @@ from ivr.store import keys
 from ivr.store.accounts import AccountStore, Role
 from ivr.store.tokens import AgentTokens
 from ivr.config import Settings
-from ivr.jobs.tasks import QUEUE_NAME, startup_sweep
+from ivr.jobs.queue import QUEUE_NAME, schedule_sampling
+from ivr.jobs.sweeps import startup_sweep
 from ivr.simulator import LoopbackServer, TwilioRestStandIn
-from ivr.services.wallboard import WallboardHistory, schedule_sampling, take_sample
+from ivr.services.wallboard import WallboardHistory, take_sample
 from routing.model import Agent, AgentStatus
 from webhooks import create_app
 

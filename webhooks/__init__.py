@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
@@ -12,60 +11,27 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr.store.calllog import CallLog
-from ivr.services.calls import CallService
-from ivr.services.lookups import HttpClient
+from ivr.bootstrap import Services, build_services
 from ivr.config import Settings
-from ivr.services.publishing import FlowRepository
-from ivr.store.listening import ListenStore
-from ivr.jobs.scheduler import RqScheduler
-from ivr.services.prompts import LocalPrompts, publish_hook
-from ivr.telephony.rest import TwilioRest
-from routing.acd import Distributor
-from ivr.runner.redis import EmbeddedRedis, connect
-from ivr.store.sessions import SessionStore
-from ivr.store.flowversions import FlowStore
-from speech.models import ModelRegistry
+from ivr.services.lookups import HttpClient
 
 log = logging.getLogger(__name__)
+
+__all__ = ["MAX_REQUEST_BYTES", "Services", "create_app"]
 
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-@dataclass
-class Services:
-    """Shared clients of one app, in ``app.extensions['ivr']``."""
-
-    settings: Settings
-    redis: redis_lib.Redis
-    repo: FlowRepository
-    calllog: CallLog
-    calls: CallService
-    twilio: TwilioRest
-    listening: ListenStore
-    models: ModelRegistry
-    prompts: LocalPrompts
-    embedded: EmbeddedRedis | None = None
-
-    def preload_speech(self) -> None:
-        """Load the speech models the live flows need now, not during a caller's first speech prompt."""
-        try:
-            _version, bundle = self.repo.current()
-        except Exception:
-            return
-        for language in {flow.language for flow in bundle.flows.values()}:
-            if self.models.serves(language):
-                self.models.get(language)
-
-
 def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redis | None = None,
                clock: Callable[[], datetime] | None = None, http: HttpClient | None = None,
-               publish_flows: bool = True) -> Flask:
-    """Build the app. Settings come from the environment unless given; without ``REDIS_URL`` (and no client)
-    the app starts its own ``redis-server``. When ``publish_flows`` is true, the flows directory is published at
-    start if it is valid and differs from the current version (a broken directory never replaces a working one).
+               publish_flows: bool = True, services: Services | None = None, try_pages: bool = True) -> Flask:
+    """Build the app. Settings come from the environment unless given; its services from the composition root
+    (:func:`ivr.bootstrap.build_services`) unless given: without ``REDIS_URL`` (and no client) the app starts its
+    own ``redis-server``. When ``publish_flows`` is true, the flows directory is published at start if it is valid
+    and differs from the current version (a broken directory never replaces a working one). With ``try_pages``
+    false the app has no try-a-flow pages (the app serving a try sandbox has none of its own).
     """
-    settings = settings or Settings.from_env()
+    settings = settings or (services.settings if services is not None else Settings.from_env())
     app = Flask(__name__)
     app.config.update(IVR_SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
                       MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
@@ -75,23 +41,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
         n = settings.trust_proxy
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore
 
-    embedded = None
-    if redis_client is None:
-        if settings.redis_url:
-            redis_client = connect(settings.redis_url)
-        else:
-            embedded = EmbeddedRedis()
-            embedded.start()
-            redis_client = connect(embedded.url)
-    repo = FlowRepository(FlowStore(redis_client), settings.services,
-                          on_publish=publish_hook(redis_client, settings.tts_rate))
-    calllog = CallLog(redis_client, settings.calllog_ttl)
-    calls = CallService(repo, SessionStore(redis_client, settings.session_ttl), calllog, http=http, clock=clock,
-                        router=Distributor(redis_client), scheduler=RqScheduler(redis_client, calllog))
-    twilio = TwilioRest.from_settings(settings)
-    prompts = LocalPrompts.from_settings(redis_client, settings)
-    app.extensions["ivr"] = Services(settings, redis_client, repo, calllog, calls, twilio, ListenStore(redis_client),
-                                     ModelRegistry(settings.speech_models_dir), prompts, embedded)
+    services = services or build_services(settings, redis_client, clock=clock, http=http)
+    app.extensions["ivr"] = services
+    redis_client, repo = services.redis, services.repo
     if publish_flows:
         try:
             repo.publish_at_start(settings.flows_dir)
@@ -121,7 +73,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
     wallboard.init_app(app)
     agent_console.init_app(app)
     flows_console.init_app(app)
-    tryflow.init_app(app)
+    if try_pages:
+        tryflow.init_app(app, create_app)  # the factory builds the sandbox's app
     history.init_app(app)
     accounts_console.init_app(app)
 

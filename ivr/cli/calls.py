@@ -75,7 +75,7 @@ def format_call(record: dict[str, Any]) -> str:
 @click.option("--day", default=lambda: datetime.now(timezone.utc).date().isoformat(), show_default="today (UTC)")
 def calls_stats(day: str) -> None:
     """Finished calls of one day by flow, disposition and status (counted by the RQ worker)."""
-    from ivr.jobs.tasks import daily_stats
+    from ivr.jobs.stats import daily_stats
     stats = daily_stats(_redis(_settings()), day)
     if not stats:
         click.echo(f"no finished calls counted for {day}")

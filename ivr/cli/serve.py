@@ -12,10 +12,12 @@ from ivr.runner.processes import DEFAULT_THREADS, DEFAULT_WORKER_CLASS, DEFAULT_
 @click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
 def worker(burst: bool) -> None:
     """Run an RQ worker for the IVR's background jobs."""
-    from rq import Queue, Worker
-    from ivr.jobs.tasks import QUEUE_NAME, startup_sweep
+    from rq import Worker
+    from ivr.bootstrap import worker_services
+    from ivr.jobs.queue import QUEUE_NAME, enqueue_startup_sweep
     redis = _redis(_settings())
-    Queue(QUEUE_NAME, connection=redis).enqueue(startup_sweep, result_ttl=600)  # what a dead worker left
+    enqueue_startup_sweep(redis)  # what a dead worker left
+    worker_services(redis)  # built once here: the work horses forked for each job inherit them
     Worker([QUEUE_NAME], connection=redis).work(burst=burst, with_scheduler=True)
 
 

@@ -11,21 +11,21 @@ from typing import Any, Callable
 
 # old dotted path -> "new.module:function"
 OLD_JOB_PATHS: dict[str, str] = {
-    "ivr.jobs.count_finished_calls": "ivr.jobs.tasks:count_finished_calls",
-    "ivr.jobs.finalize_call": "ivr.jobs.tasks:finalize_call",
-    "ivr.jobs.daily_stats": "ivr.jobs.tasks:daily_stats",
-    "ivr.jobs.expire_offers": "ivr.jobs.tasks:expire_offers",
-    "ivr.jobs.end_wrap_up": "ivr.jobs.tasks:end_wrap_up",
-    "ivr.jobs.escalate_call": "ivr.jobs.tasks:escalate_call",
-    "ivr.jobs.enforce_max_wait": "ivr.jobs.tasks:enforce_max_wait",
-    "ivr.jobs.run_callbacks": "ivr.jobs.tasks:run_callbacks",
-    "ivr.jobs.check_presence": "ivr.jobs.tasks:check_presence",
-    "ivr.jobs.rematch": "ivr.jobs.tasks:rematch",
-    "ivr.jobs.startup_sweep": "ivr.jobs.tasks:startup_sweep",
-    "ivr.prompts.render_version_prompts": "ivr.services.prompts:render_version_prompts",
-    "ivr.prompts.render_prompt": "ivr.services.prompts:render_prompt",
+    "ivr.jobs.count_finished_calls": "ivr.jobs.stats:count_finished_calls",
+    "ivr.jobs.finalize_call": "ivr.jobs.stats:finalize_call",
+    "ivr.jobs.daily_stats": "ivr.jobs.stats:daily_stats",
+    "ivr.jobs.expire_offers": "ivr.jobs.routing_timers:expire_offers",
+    "ivr.jobs.end_wrap_up": "ivr.jobs.routing_timers:end_wrap_up",
+    "ivr.jobs.escalate_call": "ivr.jobs.routing_timers:escalate_call",
+    "ivr.jobs.enforce_max_wait": "ivr.jobs.routing_timers:enforce_max_wait",
+    "ivr.jobs.run_callbacks": "ivr.jobs.callbacks:run_callbacks",
+    "ivr.jobs.check_presence": "ivr.jobs.presence:check_presence",
+    "ivr.jobs.rematch": "ivr.jobs.sweeps:rematch",
+    "ivr.jobs.startup_sweep": "ivr.jobs.sweeps:startup_sweep",
+    "ivr.prompts.render_version_prompts": "ivr.jobs.prompts:render_version_prompts",
+    "ivr.prompts.render_prompt": "ivr.jobs.prompts:render_prompt",
     "ivr.transcription.transcribe_recording": "ivr.jobs.transcription:transcribe_recording",
-    "ivr.wallboard.sample_wallboard": "ivr.services.wallboard:sample_wallboard",
+    "ivr.wallboard.sample_wallboard": "ivr.jobs.wallboard:sample_wallboard",
 }
 
 

@@ -1,21 +1,18 @@
 """The RQ implementation of the services' :class:`~ivr.services.scheduling.Scheduler` port: each request becomes
-a job queued (or scheduled) on the ``ivr`` queue by the functions of :mod:`ivr.jobs.tasks` and
-:mod:`ivr.jobs.transcription`."""
+a job queued (or scheduled) on the ``ivr`` queue by the functions of :mod:`ivr.jobs.queue`."""
 
 from __future__ import annotations
 
 import redis as redis_lib
-from rq import Queue, Retry
 
-from ivr.jobs.tasks import (
-    QUEUE_NAME, enqueue_count, run_callbacks, schedule_escalation, schedule_max_wait, schedule_offer_expiry,
-    schedule_presence_check, schedule_wrap_up_end,
+from ivr.jobs.queue import (
+    enqueue_callbacks, enqueue_count, enqueue_transcription, schedule_offer_expiry, schedule_presence_check,
+    schedule_queue_timers, schedule_wrap_up_end,
 )
-from ivr.jobs.transcription import enqueue_transcription
 from ivr.services.scheduling import Recording
 from ivr.store.calllog import CallLog
-from routing.model import Offer
 from routing.config import QueueConfig
+from routing.model import Offer
 
 
 class RqScheduler:
@@ -39,13 +36,11 @@ class RqScheduler:
 
     def queue_timers(self, call_sid: str, queue: QueueConfig) -> None:
         """A call entered an agent queue: its escalation steps and maximum wait become RQ jobs."""
-        schedule_escalation(self.redis, call_sid, queue)
-        schedule_max_wait(self.redis, call_sid, queue)
+        schedule_queue_timers(self.redis, call_sid, queue)
 
     def place_callbacks(self) -> None:
         """Queue the job that places the callbacks which have an agent available."""
-        Queue(QUEUE_NAME, connection=self.redis).enqueue(run_callbacks, result_ttl=600,
-                                                         retry=Retry(max=3, interval=[1, 5, 30]))
+        enqueue_callbacks(self.redis)
 
     def check_presence(self, agent_id: str) -> None:
         """Sign the agent out later if their console goes quiet."""

@@ -1,5 +1,6 @@
 """Prompts of ``tts: local`` flows, rendered here instead of by Twilio: what to render when a bundle is published
-(the RQ job and ``ivr prompts render``), and which audio a ``Say`` becomes when TwiML is built.
+(by the RQ jobs of :mod:`ivr.jobs.prompts` and ``ivr prompts render``), and which audio a ``Say`` becomes when
+TwiML is built.
 
 Static prompts (a ``say`` with no ``{{ variable }}``) are rendered ahead of time, once per text, voice, language
 and rate, and kept. Dynamic ones (amounts, dates) are rendered when first said, within the webhook (``render``, the
@@ -17,21 +18,22 @@ from enum import Enum
 from typing import Any, Callable, Iterator
 
 import redis as redis_lib
-from rq import Queue, get_current_job
 
 from ivr.engine import instructions as ins
 from ivr.config import Settings
 from ivr.flowlang.model import Bundle, SayPart
-from ivr.jobs.tasks import QUEUE_NAME
 from speech.errors import TtsError
 from speech.prompts import PromptCache, PromptText
 from speech.tts import Synthesizer
 
 log = logging.getLogger(__name__)
 
-RENDER_JOB_TIMEOUT = 1800
 #: Longest a webhook waits for an on-demand render before Twilio says the prompt instead.
 ON_DEMAND_TIMEOUT = 2.0
+
+
+#: ``enqueue(prompt, ttl)`` has the worker render ``prompt`` (kept ``ttl`` seconds) for the next time it is said.
+Enqueue = Callable[[PromptText, "int | None"], None]
 
 
 class OnDemand(str, Enum):
@@ -93,72 +95,28 @@ def render_prompts(prompts: list[PromptText], cache: PromptCache, synthesizer: S
     return RenderReport(len(prompts), rendered, len(prompts) - rendered - len(failed), tuple(failed))
 
 
-# -- RQ jobs -------------------------------------------------------------------------------------------------------
-def _connection(connection: redis_lib.Redis | None) -> redis_lib.Redis:
-    if connection is not None:
-        return connection
-    job = get_current_job()
-    if job is None:
-        raise RuntimeError("no connection given and not running inside an RQ job")
-    return job.connection
-
-
-def render_version_prompts(version: int, rate: int, connection: redis_lib.Redis | None = None) -> dict[str, Any]:
-    """Job: render the static local prompts of published ``version`` (idempotent: cached ones are skipped)."""
-    from ivr.services.publishing import FlowRepository
-    from ivr.store.flowversions import FlowStore
-    connection = _connection(connection)
-    bundle = FlowRepository(FlowStore(connection), Settings.from_env().services).bundle(version)
-    with Synthesizer() as synthesizer:
-        report = render_prompts(static_prompts(bundle, rate), PromptCache(connection), synthesizer)
-    return {"version": version, **dataclasses.asdict(report)}
-
-
-def render_prompt(text: str, voice: str | None, language: str | None, rate: int, ttl: int | None,
-                  connection: redis_lib.Redis | None = None) -> bool:
-    """Job: render one prompt (a dynamic one said by Twilio this time) so that it plays next time."""
-    with Synthesizer() as synthesizer:
-        return PromptCache(_connection(connection)).ensure(PromptText(text, voice, language, rate), synthesizer,
-                                                            ttl=ttl)
-
-
-def schedule_version_prompts(connection: redis_lib.Redis, version: int, bundle: Bundle, rate: int) -> bool:
-    """After a publish: queue :func:`render_version_prompts` when some static local prompt is not cached."""
-    if not PromptCache(connection).missing(static_prompts(bundle, rate)):
-        return False
-    Queue(QUEUE_NAME, connection=connection).enqueue(
-        render_version_prompts, version, rate, job_id=f"ivr-prompts-v{version}-r{rate}",
-        job_timeout=RENDER_JOB_TIMEOUT, result_ttl=3600, failure_ttl=7 * 86400)
-    return True
-
-
-def publish_hook(connection: redis_lib.Redis, rate: int) -> Callable[[int, Bundle], None]:
-    """``FlowRepository(on_publish=...)``: prompts are rendered when a version goes live, never failing it."""
-    def on_publish(version: int, bundle: Bundle) -> None:
-        try:
-            schedule_version_prompts(connection, version, bundle, rate)
-        except Exception:
-            log.exception("could not queue the prompts of flow version %s for rendering", version)
-    return on_publish
-
-
 # -- TwiML ---------------------------------------------------------------------------------------------------------
 class LocalPrompts:
     """Decides what a ``Say`` becomes: in a ``tts: local`` flow's TwiML, the key of cached audio to ``<Play>`` or
     None to let Twilio say it (not rendered yet, or rendering failed); in a media stream, mu-law frames."""
 
     def __init__(self, cache: PromptCache, synthesizer: Synthesizer, *, rate: int,
-                 on_demand: OnDemand = OnDemand.RENDER, dynamic_ttl: int | None = None):
+                 on_demand: OnDemand = OnDemand.RENDER, dynamic_ttl: int | None = None,
+                 enqueue: Enqueue | None = None):
         self.cache = cache
+        self.enqueue = enqueue
         self.synthesizer = synthesizer
         self.rate = rate
         self.on_demand = on_demand
         self.dynamic_ttl = dynamic_ttl if dynamic_ttl is not None else cache.dynamic_ttl
 
     @classmethod
-    def from_settings(cls, connection: redis_lib.Redis, settings: Settings) -> "LocalPrompts":
+    def from_settings(cls, connection: redis_lib.Redis, settings: Settings,
+                      enqueue: Enqueue | None = None) -> "LocalPrompts":
+        """The prompts of ``settings`` (rate, on-demand policy, TTL of dynamic prompts) cached on ``connection``;
+        ``enqueue`` has a prompt rendered by the worker (``on_demand: queue``)."""
         return cls(PromptCache(connection, settings.tts_dynamic_ttl), Synthesizer(timeout=ON_DEMAND_TIMEOUT),
-                   rate=settings.tts_rate, on_demand=OnDemand(settings.tts_on_demand))
+                   rate=settings.tts_rate, on_demand=OnDemand(settings.tts_on_demand), enqueue=enqueue)
 
     def key(self, say: ins.Say) -> str | None:
         """The key of ``say``'s audio for ``<Play>``: None for flows Twilio speaks, and for a prompt not cached
@@ -199,6 +157,5 @@ class LocalPrompts:
         return None
 
     def _enqueue(self, prompt: PromptText) -> None:
-        Queue(QUEUE_NAME, connection=self.cache.redis).enqueue(
-            render_prompt, prompt.text, prompt.voice, prompt.language, prompt.rate, self.dynamic_ttl,
-            job_id=f"ivr-prompt-{prompt.key}", result_ttl=600, failure_ttl=86400)
+        if self.enqueue is not None:
+            self.enqueue(prompt, self.dynamic_ttl)

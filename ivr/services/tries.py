@@ -53,36 +53,6 @@ MAX_KEYS = 32
 MAX_PHRASE = 200
 MAX_EVENTS = 2000
 
-# -- Redis keys (in the sandbox database only; a try's keys share the hash tag of its id) ------------------------
-PREFIX = "ivr:try:"
-PUBLISH_LOCK = f"{PREFIX}publish-lock"
-
-
-def meta_key(try_id: str) -> str:
-    return f"{PREFIX}{{{try_id}}}:meta"
-
-
-def events_key(try_id: str) -> str:
-    return f"{PREFIX}{{{try_id}}}:events"
-
-
-def input_key(try_id: str) -> str:
-    return f"{PREFIX}{{{try_id}}}:input"
-
-
-def channel(try_id: str) -> str:
-    """Pub/sub channel announcing a try's new events to long-polling readers."""
-    return f"{PREFIX}{{{try_id}}}:new-events"
-
-
-def alive_key(try_id: str) -> str:
-    return f"{PREFIX}{{{try_id}}}:alive"
-
-
-def owner_key(owner: str) -> str:
-    return f"{PREFIX}owner:{owner}"
-
-
 # KEYS[1] = the owner's sorted set of running tries (score: when each expires). ARGV: now, expires, limit, try id,
 # ttl. Adds the try unless the owner already has ``limit`` tries that have not expired; 1 if added, else 0.
 _CLAIM = """
@@ -168,39 +138,39 @@ class TryStore:
         """A new try for ``owner`` (:class:`TryError` when they already have the most tries allowed)."""
         try_id = secrets.token_urlsafe(12)
         now = time.time()
-        if not self._claim(keys=[owner_key(owner)], args=[now, now + self.idle_timeout, self.max_per_owner,
+        if not self._claim(keys=[keys.try_owner(owner)], args=[now, now + self.idle_timeout, self.max_per_owner,
                                                             try_id, self.ttl]):
             raise TryError(f"you already have {self.max_per_owner} tries running: hang one up (or let it end "
                            f"after {self.idle_timeout // 60} idle minutes) and start again")
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(meta_key(try_id), mapping={**fields, "owner": owner, "state": TryState.STARTING.value,
+        pipe.hset(keys.try_meta(try_id), mapping={**fields, "owner": owner, "state": TryState.STARTING.value,
                                              "created_at": now})
-        pipe.expire(meta_key(try_id), self.ttl)
-        pipe.set(alive_key(try_id), 1, ex=HEARTBEAT_TTL)
+        pipe.expire(keys.try_meta(try_id), self.ttl)
+        pipe.set(keys.try_alive(try_id), 1, ex=HEARTBEAT_TTL)
         pipe.execute()
         return try_id
 
     def meta(self, try_id: str) -> dict[str, str] | None:
-        raw = self.redis.hgetall(meta_key(try_id))
+        raw = self.redis.hgetall(keys.try_meta(try_id))
         return {_text(k): _text(v) for k, v in raw.items()} if raw else None
 
     def update(self, try_id: str, **fields: Any) -> None:
-        self.redis.hset(meta_key(try_id), mapping={k: v for k, v in fields.items()})
+        self.redis.hset(keys.try_meta(try_id), mapping={k: v for k, v in fields.items()})
 
     def push_event(self, try_id: str, kind: str, **data: Any) -> None:
         """Append one event (``kind`` plus its data) and keep the try's keys alive."""
         event = json.dumps({"kind": kind, "at": time.time(), **data}, default=str)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(events_key(try_id), event)
-        pipe.ltrim(events_key(try_id), 0, MAX_EVENTS - 1)
-        for key in (events_key(try_id), meta_key(try_id)):
+        pipe.rpush(keys.try_events(try_id), event)
+        pipe.ltrim(keys.try_events(try_id), 0, MAX_EVENTS - 1)
+        for key in (keys.try_events(try_id), keys.try_meta(try_id)):
             pipe.expire(key, self.ttl)
-        pipe.publish(channel(try_id), "1")
+        pipe.publish(keys.try_channel(try_id), "1")
         pipe.execute()
 
     def events(self, try_id: str, after: int = 0) -> list[dict[str, Any]]:
         """Events from index ``after`` on (the cursor is the number of events already read)."""
-        return [json.loads(raw) for raw in self.redis.lrange(events_key(try_id), after, -1)]
+        return [json.loads(raw) for raw in self.redis.lrange(keys.try_events(try_id), after, -1)]
 
     def wait_events(self, try_id: str, after: int, timeout: float) -> list[dict[str, Any]]:
         """Events from index ``after`` on, waiting up to ``timeout`` seconds for one when there is none yet."""
@@ -209,7 +179,7 @@ class TryStore:
             return found
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(channel(try_id))
+            pubsub.subscribe(keys.try_channel(try_id))
             deadline = time.monotonic() + timeout
             while not found and time.monotonic() < deadline:  # subscribed before this read: nothing is missed
                 found = self.events(try_id, after)
@@ -221,30 +191,30 @@ class TryStore:
 
     def push_input(self, try_id: str, value: TryInput) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(input_key(try_id), value.to_json())
-        pipe.expire(input_key(try_id), self.ttl)
+        pipe.rpush(keys.try_input(try_id), value.to_json())
+        pipe.expire(keys.try_input(try_id), self.ttl)
         pipe.execute()
 
     def pop_input(self, try_id: str, timeout: int = 1) -> TryInput | None:
         """The next input, waiting up to ``timeout`` seconds (kept below the client's socket timeout)."""
-        popped = self.redis.blpop([input_key(try_id)], timeout=timeout)
+        popped = self.redis.blpop([keys.try_input(try_id)], timeout=timeout)
         return TryInput.from_json(popped[1]) if popped else None
 
     def heartbeat(self, try_id: str) -> None:
-        self.redis.set(alive_key(try_id), 1, ex=HEARTBEAT_TTL)
+        self.redis.set(keys.try_alive(try_id), 1, ex=HEARTBEAT_TTL)
 
     def alive(self, try_id: str) -> bool:
-        return bool(self.redis.exists(alive_key(try_id)))
+        return bool(self.redis.exists(keys.try_alive(try_id)))
 
     def touch_owner(self, try_id: str, owner: str) -> None:
         """Activity: the try's place in its owner's limit lasts another idle timeout."""
-        self.redis.zadd(owner_key(owner), {try_id: time.time() + self.idle_timeout}, xx=True)
+        self.redis.zadd(keys.try_owner(owner), {try_id: time.time() + self.idle_timeout}, xx=True)
 
     def end(self, try_id: str, owner: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(meta_key(try_id), mapping={"state": TryState.ENDED.value, "waiting": ""})
-        pipe.zrem(owner_key(owner), try_id)
-        pipe.delete(input_key(try_id), alive_key(try_id))
+        pipe.hset(keys.try_meta(try_id), mapping={"state": TryState.ENDED.value, "waiting": ""})
+        pipe.zrem(keys.try_owner(owner), try_id)
+        pipe.delete(keys.try_input(try_id), keys.try_alive(try_id))
         pipe.execute()
 
 
@@ -431,7 +401,7 @@ class TryRunner:
         version: int | None = None
         transport: _PinningTransport | None = None
         try:
-            lock = self.store.redis.lock(PUBLISH_LOCK, timeout=30, blocking_timeout=PUBLISH_LOCK_WAIT)
+            lock = self.store.redis.lock(keys.TRY_PUBLISH_LOCK, timeout=30, blocking_timeout=PUBLISH_LOCK_WAIT)
             if not lock.acquire():
                 raise TryError("the sandbox is busy starting other tries: try again in a moment")
             transport = _PinningTransport(self.base_url, lock)

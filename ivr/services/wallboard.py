@@ -1,7 +1,7 @@
 """The supervisor wallboard's figures: a live snapshot of the queues and agents, and each day's history of calls
 waiting and service level per queue.
 
-The history is sampled by an RQ job chain like the routing rematch sweep (:func:`ivr.jobs.tasks.schedule_rematch`): one
+The history is sampled by an RQ job chain like the routing rematch sweep (:mod:`ivr.jobs.wallboard`): one
 chain however many workers run, restarted by a worker's startup sweep when lost. Samples live in one sorted set per
 UTC day (scored by time), kept :data:`HISTORY_TTL` seconds.
 """
@@ -11,19 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import time
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
 
 import redis as redis_lib
-from rq import Queue, Retry, get_current_job
 
 from ivr.store import keys
-from ivr.config import Settings
 from ivr.services.publishing import FlowRepository
-from ivr.store.flowversions import FlowStore
 from routing.acd import Distributor
 
 log = logging.getLogger(__name__)
@@ -135,37 +131,3 @@ def take_sample(connection: redis_lib.Redis, queue_names: Iterable[str], now_ms:
         samples[name] = QueueSample(stats["waiting"], stats["longest_wait_s"], stats["service_level"])
     WallboardHistory(connection).record(now, samples)
     return {"at": now, "queues": {name: asdict(s) for name, s in samples.items()}}
-
-
-# -- the sampling job chain --------------------------------------------------------------------------------------
-def schedule_sampling(connection: redis_lib.Redis, seconds: float = SAMPLE_EVERY) -> bool:
-    """Schedule the next sample unless one is already scheduled: one chain, however many workers start. As with
-    the rematch sweep, the marker names the job that owns the chain and outlives its time by a minute, so a chain
-    lost with its worker is restarted by the next worker's startup sweep, and a late job of an older chain does
-    not reschedule."""
-    from ivr.jobs.tasks import QUEUE_NAME
-
-    job_id = f"wallboard-sample-{secrets.token_hex(8)}"
-    if not connection.set(keys.WALLBOARD_SAMPLING, job_id, nx=True, ex=int(seconds) + 60):
-        return False
-    Queue(QUEUE_NAME, connection=connection).enqueue_in(
-        timedelta(seconds=seconds), sample_wallboard, job_id=job_id, result_ttl=600,
-        retry=Retry(max=3, interval=[1, 5, 30]))
-    return True
-
-
-def sample_wallboard(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
-    """The sampling job: schedule the next one first (a failing sample does not end the chain), then record the
-    live queues' figures."""
-    job = get_current_job()
-    if connection is None:
-        if job is None:
-            raise RuntimeError("no connection given and not running inside an RQ job")
-        connection = job.connection
-    owner = connection.get(keys.WALLBOARD_SAMPLING)
-    if owner is None or (job is not None and owner.decode() == job.id):
-        connection.delete(keys.WALLBOARD_SAMPLING)
-        schedule_sampling(connection)
-    settings = Settings.from_env()
-    names = live_queue_names(FlowRepository(FlowStore(connection), settings.services))
-    return take_sample(connection, names)

@@ -1,5 +1,5 @@
 """Finished calls waiting to be counted: the list the status callback pushes on, and the marker saying a
-counting job is queued (the counting itself is the worker's, :func:`ivr.jobs.tasks.count_finished_calls`)."""
+counting job is queued (the counting itself is the worker's, :func:`ivr.jobs.stats.count_finished_calls`)."""
 
 from __future__ import annotations
 

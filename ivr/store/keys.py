@@ -37,6 +37,12 @@ def flows_version(version: int) -> str:
     return f"{PREFIX}{{flows}}:v{version}"
 
 
+def stats_keys(day: str) -> tuple[str, str]:
+    """One UTC day's call statistics (a hash of counters) and the set of call SIDs already counted in it."""
+    # Hash tag keeps a day's two keys in one Redis Cluster slot (the counting script touches both).
+    return f"{PREFIX}stats:{{{day}}}", f"{PREFIX}stats:{{{day}}}:counted"
+
+
 # Finished calls waiting to be counted by the RQ worker, and the marker saying a counting job is queued.
 FINISHED_CALLS = f"{PREFIX}finished"
 COUNT_PENDING = f"{PREFIX}finished:count-pending"
@@ -82,3 +88,39 @@ WALLBOARD_SAMPLING = f"{PREFIX}wallboard:sampling"
 def sign_in_failures(kind: str, who: str) -> str:
     """Failed sign-ins counted per ``account`` (username) or per ``client`` (address), expiring with the window."""
     return f"{PREFIX}sign-in-failures:{kind}:{who[:64]}"
+
+
+# -- try a flow: in the sandbox database only (see ivr.services.tries); a try's keys share the hash tag of its id --
+TRY_PREFIX = f"{PREFIX}try:"
+#: Held from a try's publish to its first webhook, so the call is pinned to the version it published.
+TRY_PUBLISH_LOCK = f"{TRY_PREFIX}publish-lock"
+
+
+def try_meta(try_id: str) -> str:
+    """A try's settings and state (hash)."""
+    return f"{TRY_PREFIX}{{{try_id}}}:meta"
+
+
+def try_events(try_id: str) -> str:
+    """What happened in a try, for the browser (list, read with a cursor)."""
+    return f"{TRY_PREFIX}{{{try_id}}}:events"
+
+
+def try_input(try_id: str) -> str:
+    """The caller's inputs waiting for the try's thread (list)."""
+    return f"{TRY_PREFIX}{{{try_id}}}:input"
+
+
+def try_channel(try_id: str) -> str:
+    """Pub/sub channel announcing a try's new events to long-polling readers."""
+    return f"{TRY_PREFIX}{{{try_id}}}:new-events"
+
+
+def try_alive(try_id: str) -> str:
+    """The try's heartbeat: exists while its thread runs."""
+    return f"{TRY_PREFIX}{{{try_id}}}:alive"
+
+
+def try_owner(owner: str) -> str:
+    """A supervisor's running tries (sorted set, scored by when each expires)."""
+    return f"{TRY_PREFIX}owner:{owner}"

@@ -1,4 +1,7 @@
-"""Engine instructions → TwiML, only through twilio's ``VoiceResponse`` (escaping is the library's job)."""
+"""Every TwiML document the system emits, only through twilio's ``VoiceResponse`` (escaping is the library's job):
+a flow's instructions, the fallback, hold announcements, ringing an agent, the callback goodbye and redirects.
+
+The one module that imports ``twilio.twiml``."""
 
 from __future__ import annotations
 
@@ -111,4 +114,55 @@ def fallback(message: str, number: str | None, queue: str | None, wait_url: str)
     else:
         response.say("Please call again later. Goodbye.")
         response.hangup()
+    return str(response)
+
+
+#: What a caller hears while the agent who accepted their call is rung.
+RING_AGENT_MESSAGE = "Connecting you to an agent now."
+
+
+def ring_agent(agent_id: str, contact: str | None, action_url: str, timeout: int) -> str:
+    """What the caller's leg does once an agent accepts: ring the agent at ``contact`` (``client:<name>``,
+    ``sip:...`` or a number; the agent's own client when unset) for ``timeout`` seconds; the ring's result goes to
+    ``action_url``."""
+    response = VoiceResponse()
+    response.say(RING_AGENT_MESSAGE)
+    dial = Dial(action=action_url, method="POST", timeout=timeout)
+    contact = contact or f"client:{agent_id}"
+    if contact.startswith("client:"):
+        dial.client(contact[len("client:"):])
+    elif contact.startswith("sip:"):
+        dial.sip(contact)
+    else:
+        dial.number(contact)
+    response.append(dial)
+    return str(response)
+
+
+def goodbye(message: str) -> str:
+    """Say ``message`` and hang up (a caller taken out of the queue to be called back)."""
+    response = VoiceResponse()
+    response.say(message)
+    response.hangup()
+    return str(response)
+
+
+def redirect(url: str) -> str:
+    """Send the call to ``url`` (POST), e.g. a waiting caller back to the flow when they leave the queue."""
+    response = VoiceResponse()
+    response.redirect(url, method="POST")
+    return str(response)
+
+
+def hold(announcements: Sequence[str], voice: str | None, language: str | None, music: str | None,
+         pause: int) -> str:
+    """A queue's wait document: the ``announcements`` said in ``voice`` and ``language``, then ``music`` played
+    (or a ``pause`` of that many seconds); Twilio requests the wait URL again when it ends."""
+    response = VoiceResponse()
+    for text in announcements:
+        response.say(text, voice=voice, language=language)
+    if music:
+        response.play(music)
+    else:
+        response.pause(length=pause)
     return str(response)

@@ -9,12 +9,12 @@ import time
 from typing import Any, Callable
 
 from flask import Blueprint, current_app, g, jsonify, request
-from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.store.accounts import Role
 from ivr.services.desk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused
 from ivr.services.queueing import AcceptOutcome, Queueing
 from ivr.store.tokens import AgentTokens
+from ivr.telephony import twiml, urls
 from routing.model import Agent
 from webhooks.auth import session_role
 from webhooks.security import public_url
@@ -98,18 +98,7 @@ def offers():
 
 def _ring_agent_twiml(agent: Agent) -> str:
     """What the caller's leg does once an agent accepts: ring the agent; the result comes to /twilio/agent."""
-    response = VoiceResponse()
-    response.say("Connecting you to an agent now.")
-    dial = Dial(action=public_url(f"/twilio/agent?agent={agent.id}"), method="POST", timeout=AGENT_RING_SECONDS)
-    contact = agent.contact or f"client:{agent.id}"
-    if contact.startswith("client:"):
-        dial.client(contact[len("client:"):])
-    elif contact.startswith("sip:"):
-        dial.sip(contact)
-    else:
-        dial.number(contact)
-    response.append(dial)
-    return str(response)
+    return twiml.ring_agent(agent.id, agent.contact, public_url(urls.agent_leg_path(agent.id)), AGENT_RING_SECONDS)
 
 
 @bp.post("/offers/<reservation>/accept")

@@ -1,24 +1,20 @@
 """Trying a flow in the browser: a supervisor plays the caller of a simulated call, of the live version, of a
 published one, or of a draft (one edited file in place of that file of the live version).
 
-Each web process keeps one *sandbox*: an app built by :func:`webhooks.create_app` on another logical database of
-the same Redis server (``IVR_TRY_REDIS_DB``, default 15), served on a loopback port of the process. The call runs
-there (see :mod:`ivr.services.tries`), so a try never writes to the live call log, queues, agents or flow versions.
+Each web process keeps one *sandbox* (:mod:`ivr.services.sandbox`): an app built by the app factory given to
+:func:`init_app` on another logical database of the same Redis server (``IVR_TRY_REDIS_DB``, default 15), served
+on a loopback port of the process. The call runs there (see :mod:`ivr.services.tries`), so a try never writes to
+the live call log, queues, agents or flow versions.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
 import re
-import secrets
-import threading
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
-import redis as redis_lib
 from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
 
 from ivr.store import keys
@@ -26,20 +22,14 @@ from ivr.store.accounts import Role
 from ivr.errors import FlowError, StoreError
 from ivr.flowlang.check import load_bundle
 from ivr.flowlang.model import Bundle
-from ivr.simulator import LoopbackServer
-from ivr.services.lookups import TryLookups
-from ivr.services.scheduling import NullScheduler
-from ivr.services.tries import (
-    KEEP_AFTER_END, InputKind, SandboxRouter, TryError, TryInput, TryRunner, TryState, TryStore,
-)
-from speech.models import ModelRegistry
+from ivr.bootstrap import sandbox_services
+from ivr.services.sandbox import Sandbox, SandboxApp, sandbox_client
+from ivr.services.tries import KEEP_AFTER_END, InputKind, TryError, TryInput, TryState, TryStore
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
 
 log = logging.getLogger(__name__)
 bp = Blueprint("tryflow", __name__)
-#: Set while this thread builds a sandbox app: that app gets no try pages of its own.
-_building = threading.local()
 
 #: The logical Redis database tries run in, unless ``IVR_TRY_REDIS_DB`` says otherwise.
 DEFAULT_TRY_DB = 15
@@ -52,96 +42,6 @@ MAX_SOURCE = 60 * 1024
 MAX_WAIT = 5
 
 
-class TypedSpeech:
-    """Speech models as a try sees them: every speech prompt listens (the tester types what the caller says), and
-    the real registry still tells which languages a real caller could speak in."""
-
-    def __init__(self, real: ModelRegistry):
-        self.real = real
-
-    def serves(self, language: str) -> bool:
-        return True
-
-    def get(self, language: str) -> Any:
-        return self.real.get(language)
-
-
-@dataclass
-class Sandbox:
-    """One process's sandbox: the Redis client of the try database, its app and loopback server (started with
-    the first try), and the stop signal for the tries' threads."""
-
-    redis: redis_lib.Redis
-    store: TryStore
-    live_app: Flask
-    stop: threading.Event = field(default_factory=threading.Event)
-    runner: TryRunner | None = None
-    server: LoopbackServer | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    def start_runner(self) -> TryRunner:
-        """The runner, building the sandbox app and serving it on loopback the first time."""
-        from webhooks import create_app
-
-        with self.lock:
-            if self.runner is not None:
-                return self.runner
-            live = self.live_app.config["IVR_SETTINGS"]
-            token = secrets.token_hex(16)  # only this process's simulator signs requests to its sandbox
-            settings = replace(live, redis_url=None, twilio_auth_token=token, public_url=None, trust_proxy=0,
-                               api_token="", twilio_api_url=None, session_ttl=KEEP_AFTER_END,
-                               calllog_ttl=KEEP_AFTER_END)
-            _building.active = True
-            try:
-                app = create_app(settings, redis_client=self.redis, publish_flows=False)
-            finally:
-                _building.active = False
-            services = app.extensions["ivr"]
-            services.models = TypedSpeech(services.models)
-            # No RQ worker serves the sandbox database, and nothing of a try needs one: no agents are offered
-            # calls, no timers, counts, transcriptions or rendered prompts (the caller reads the words instead).
-            calls = services.calls
-            calls.scheduler = NullScheduler()
-            calls.router = SandboxRouter(self.redis, live=self.live_app.extensions["ivr"].calls.router)
-            calls.http = TryLookups(self.live_app.extensions["ivr"].repo)
-            services.repo.on_publish = None
-            self.server = LoopbackServer(app).__enter__()
-            real_models = services.models.real
-            self.runner = TryRunner(self.store, services.repo, services.listening, self.server.base_url, token,
-                                    real_models.serves, self.stop)
-            atexit.register(self.close)
-            return self.runner
-
-    def run(self, *args: Any) -> None:
-        """Run one try in a background thread of this process."""
-        runner = self.start_runner()
-        thread = threading.Thread(target=runner.run, args=args, daemon=True, name=f"ivr-try-{args[0]}")
-        with self.lock:
-            self.threads = [t for t in self.threads if t.is_alive()] + [thread]
-        thread.start()
-
-    def close(self, wait: float = 5.0) -> None:
-        """Hang up this process's tries (each notices within a second) and stop serving the sandbox."""
-        self.stop.set()
-        for thread in list(self.threads):
-            thread.join(timeout=wait)
-        if self.server is not None:
-            self.server.__exit__(None, None, None)
-            self.server = None
-
-
-def sandbox_client(live: redis_lib.Redis, db: int) -> redis_lib.Redis:
-    """A client of database ``db`` on the live client's server (same address and options)."""
-    pool = live.connection_pool
-    kwargs = dict(pool.connection_kwargs)
-    if int(kwargs.get("db") or 0) == db:
-        raise ValueError(f"IVR_TRY_REDIS_DB={db} is the live database: tries need a database of their own")
-    kwargs["db"] = db
-    return redis_lib.Redis(connection_pool=redis_lib.ConnectionPool(connection_class=pool.connection_class,
-                                                                    **kwargs))
-
-
 def try_db(app: Flask) -> int:
     raw = str(app.config.get("IVR_TRY_REDIS_DB") or os.environ.get("IVR_TRY_REDIS_DB") or DEFAULT_TRY_DB)
     if not raw.isdigit():
@@ -149,12 +49,22 @@ def try_db(app: Flask) -> int:
     return int(raw)
 
 
-def init_app(app: Flask) -> None:
-    """Register the try pages; the sandbox database client is made now, its app at the first try."""
-    if getattr(_building, "active", False):
-        return
+#: ``app_factory(settings, services=..., publish_flows=False, try_pages=False)`` -> an app serving ``services``
+#: (``webhooks.create_app``, which passes itself in when it registers these pages).
+AppFactory = Callable[..., Flask]
+
+
+def init_app(app: Flask, app_factory: AppFactory) -> None:
+    """Register the try pages; the sandbox database client is made now, its app (by ``app_factory``, on the
+    sandbox services of the composition root) at the first try."""
     client = sandbox_client(app.extensions["ivr"].redis, try_db(app))
-    app.extensions["tryflow"] = Sandbox(client, TryStore(client), app)
+
+    def build(auth_token: str) -> SandboxApp:
+        services = sandbox_services(app.extensions["ivr"], client, auth_token, KEEP_AFTER_END)
+        sandbox_app = app_factory(services.settings, services=services, publish_flows=False, try_pages=False)
+        return SandboxApp(sandbox_app, services.repo, services.listening, services.models.real.serves)
+
+    app.extensions["tryflow"] = Sandbox(client, TryStore(client), build)
     app.register_blueprint(bp)
     # Drafts are tried from the flows editor; this entry tries the live version (and is the way back to a call).
     add_nav(app, "tryflow.start_page", "Try a flow", Role.SUPERVISOR)

@@ -22,6 +22,7 @@ from speech.mediastream import Start
 from speech.recognizer import Result
 from speech.session import StreamSession, Turn
 from speech.synth import silence
+from ivr.telephony import urls
 from webhooks.security import public_url
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,12 @@ bp = Blueprint("media", __name__, url_prefix="/twilio")
 sock = Sock()
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-MEDIA_PATH = "/twilio/media"
+MEDIA_PATH = urls.MEDIA
 
 
 def stream_url() -> str:
     """The media endpoint as Twilio must reach it: ``wss://`` (or ``ws://`` for a plain-HTTP development URL)."""
-    url = public_url(MEDIA_PATH)
-    return "wss://" + url[len("https://"):] if url.startswith("https://") else "ws://" + url[len("http://"):]
+    return urls.websocket(public_url(MEDIA_PATH))
 
 
 @bp.before_request

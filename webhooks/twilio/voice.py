@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Callable
 
 from flask import Blueprint, Response, current_app, request
-from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.services.calls import CallService
 from ivr.errors import SessionError
@@ -20,7 +19,7 @@ from ivr.engine.instructions import Gather, Instruction, Pause, Say, Tts
 from ivr.store.listening import ListenTurn
 from routing.config import Hold
 from speech.recognizer import Outcome
-from ivr.telephony import twiml
+from ivr.telephony import twiml, urls
 from webhooks.twilio.media import stream_url
 from webhooks.security import public_base, public_url, twilio_signed
 
@@ -57,7 +56,7 @@ def xml(body: str) -> Response:
 def fallback_twiml() -> str:
     settings = current_app.config["IVR_SETTINGS"]
     return twiml.fallback(FALLBACK_MESSAGE, settings.fallback_number, settings.fallback_queue,
-                          public_url("/twilio/wait"))
+                          public_url(urls.WAIT))
 
 
 def _field(name: str, limit: int = 128) -> str:
@@ -74,13 +73,13 @@ def _int_field(name: str) -> int:
 def _audio_for(say: Say) -> str | None:
     """URL of a ``tts: local`` prompt's rendered audio (see ``ivr.services.prompts.LocalPrompts``)."""
     key = current_app.extensions["ivr"].prompts.key(say)
-    return public_url(f"/prompts/{key}.wav") if key else None
+    return public_url(urls.prompt_path(key)) if key else None
 
 
 def renderer(call_sid: str) -> Callable[[list[Instruction], int], str]:
     def render(instructions: list[Instruction], seq: int) -> str:
-        return twiml.render(instructions, lambda kind: public_url(f"/twilio/continue?seq={seq}&on={kind}"),
-                            public_url("/twilio/wait"), _audio_for,
+        return twiml.render(instructions, lambda kind: public_url(urls.continue_path(seq, kind)),
+                            public_url(urls.WAIT), _audio_for,
                             stream_for=lambda gather: _stream_for(call_sid, seq, gather))
     return render
 
@@ -196,7 +195,6 @@ def continue_call(call_sid: str) -> Response:
 def wait() -> Response:
     """Hold announcements for a caller waiting in a queue (waitUrl: Say, Play, Pause, Redirect... only):
     position in line and expected wait from the distributor, the queue's message and music from queues.yaml."""
-    response = VoiceResponse()
     try:
         hold, position, flow = _hold_for(_field("CallSid", 64))
     except Exception:  # announcements are a courtesy: a fault here must not drop the caller from the queue
@@ -204,20 +202,16 @@ def wait() -> Response:
         hold, position, flow = Hold(), None, None
     language, voice = (flow.language, flow.voice) if flow is not None else ("en-US", None)
     words = HOLD_WORDS.get(language.split("-")[0].lower(), HOLD_WORDS["en"])
-    say = functools.partial(response.say, voice=voice, language=language if flow is not None else None)
+    said: list[str] = []
     position = position or _int_field("QueuePosition")
     if hold.announce_position and position:
-        say(words["position"].format(n=position))
+        said.append(words["position"].format(n=position))
     average = _int_field("AvgQueueTime")
     if hold.announce_wait and average >= 60:
         minutes = round(average / 60)
-        say(words["wait" if minutes != 1 else "wait_one"].format(n=minutes))
-    say(words["message"] if hold.message == Hold.message else hold.message_for(language))
-    if hold.music:
-        response.play(hold.music)
-    else:
-        response.pause(length=hold.every)
-    return xml(str(response))
+        said.append(words["wait" if minutes != 1 else "wait_one"].format(n=minutes))
+    said.append(words["message"] if hold.message == Hold.message else hold.message_for(language))
+    return xml(twiml.hold(said, voice, language if flow is not None else None, hold.music or None, hold.every))
 
 
 def _hold_for(call_sid: str) -> tuple[Hold, int | None, Flow | None]:
