@@ -82,6 +82,11 @@ def redis_for(settings: Settings) -> tuple[redis_lib.Redis, EmbeddedRedis | None
     return connect(embedded.url), embedded
 
 
+def flow_repository(settings: Settings, redis: redis_lib.Redis) -> FlowRepository:
+    """The published flows over ``redis``, with a publish queueing the rendering of the new version's prompts."""
+    return FlowRepository(FlowStore(redis), settings.services, on_publish=jobs.publish_hook(redis, settings.tts_rate))
+
+
 def build_services(settings: Settings, redis: redis_lib.Redis | None = None, *,
                    clock: Callable[[], datetime] | None = None, http: HttpClient | None = None) -> Services:
     """Every service of one process over ``redis`` (else the Redis of ``settings``, see :func:`redis_for`), with
@@ -89,8 +94,7 @@ def build_services(settings: Settings, redis: redis_lib.Redis | None = None, *,
     embedded = None
     if redis is None:
         redis, embedded = redis_for(settings)
-    repo = FlowRepository(FlowStore(redis), settings.services,
-                          on_publish=jobs.publish_hook(redis, settings.tts_rate))
+    repo = flow_repository(settings, redis)
     calllog = CallLog(redis, settings.calllog_ttl)
     calls = CallService(repo, SessionStore(redis, settings.session_ttl), calllog, http=http, clock=clock,
                         router=Distributor(redis), scheduler=RqScheduler(redis, calllog))

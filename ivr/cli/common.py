@@ -33,8 +33,5 @@ def _redis(settings: Settings):
 
 
 def _repo(settings: Settings):
-    from ivr.services.publishing import FlowRepository
-    from ivr.jobs.queue import publish_hook
-    from ivr.store.flowversions import FlowStore
-    redis = _redis(settings)
-    return FlowRepository(FlowStore(redis), settings.services, on_publish=publish_hook(redis, settings.tts_rate))
+    from ivr.bootstrap import flow_repository
+    return flow_repository(settings, _redis(settings))
