@@ -47,8 +47,6 @@ KNOWN_CIRCLES = {
     "webhooks -> webhooks.consoles.tryflow -> webhooks",
 }
 KNOWN_UPWARD = {
-    "ivr.flowlang.check imports ivr.engine.instructions",
-    "ivr.flowlang.model imports ivr.engine.instructions",
     "ivr.flowlang.scenarios imports webhooks",
     "ivr.services.calls imports ivr.jobs.tasks",
     "ivr.services.calls imports ivr.jobs.transcription",

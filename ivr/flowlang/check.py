@@ -22,9 +22,8 @@ from ivr.flowlang.durations import parse_duration
 from ivr.errors import Diagnostic, FlowError, suggest
 from ivr.flowlang.model import (
     Branch, Bundle, Collect, Flow, Hours, LookupSpec, Menu, MenuOption, Node, NodeKind, PausePart, PlayPart, Prompt,
-    QueueSpec, Retry, SayPart, Speech, Transfer, Voicemail, normalize_number,
+    QueueSpec, Retry, SayPart, Speech, Transfer, Tts, Voicemail, normalize_number,
 )
-from ivr.engine.instructions import Tts
 from ivr.flowlang.schedule import Schedule, ScheduleError, parse_schedule
 from ivr.flowlang.templating import Template, TemplateError
 from ivr.flowlang.yamlsource import Path, SourceMap, YamlSyntaxError, load

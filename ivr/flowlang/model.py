@@ -7,10 +7,16 @@ from enum import Enum
 from typing import Any, Mapping, Union
 
 from ivr.flowlang.conditions import Condition
-from ivr.engine.instructions import Tts
 from ivr.flowlang.schedule import Schedule
 from ivr.flowlang.templating import Template
 from routing.config import RoutingConfig
+
+
+class Tts(str, Enum):
+    """Who speaks a flow's prompts: Twilio's text-to-speech (``<Say>``), or audio rendered here (``<Play>``)."""
+
+    TWILIO = "twilio"
+    LOCAL = "local"
 
 
 class NodeKind(str, Enum):
