@@ -25,6 +25,7 @@ from ivr.flowlang.model import (
     QueueSpec, Retry, SayPart, Speech, Transfer, Tts, Voicemail, normalize_number,
 )
 from ivr.flowlang.schedule import Schedule, ScheduleError, parse_schedule
+from ivr.flowlang.sources import QUEUES_FILE_NAMES, flow_name, read_paths
 from ivr.flowlang.templating import Template, TemplateError
 from ivr.flowlang.yamlsource import Path, SourceMap, YamlSyntaxError, load
 from routing.config import RoutingConfig, parse_queues
@@ -37,24 +38,8 @@ BUILTIN_VARIABLES = frozenset({
     "caller", "called", "call_sid", "flow", "language", "today", "now_time", "last_input", "hours",
     "recording_url", "recording_duration", "transfer_status", "queue_result", "lookup_status", "heard",
 })
-FLOW_SUFFIXES = (".yaml", ".yml")
-#: The file beside the flows that configures agent queues (routing), published with them.
-QUEUES_FILE_NAMES = ("queues.yaml", "queues.yml")
 _KEYS = set("0123456789*#")
 _VALIDATORS = {id(schema): Draft202012Validator(schema) for schema in [fs.FLOW, *fs.NODE_KINDS.values()]}
-
-
-def read_directory(directory: str | FsPath) -> dict[str, str]:
-    """The flow files of a directory (top level ``*.yaml``/``*.yml``, with ``queues.yaml`` for the agent queues;
-    scenario tests live in ``tests/``)."""
-    root = FsPath(directory)
-    if not root.is_dir():
-        raise FlowError([Diagnostic(str(root), 1, "", "flows directory does not exist")])
-    sources: dict[str, str] = {}
-    for path in sorted(root.iterdir()):
-        if path.is_file() and path.suffix in FLOW_SUFFIXES:
-            sources[path.name] = path.read_bytes().decode("utf-8", errors="replace")
-    return sources
 
 
 def load_bundle(sources: Mapping[str, str], *, service_urls: Mapping[str, str] | None = None) -> Bundle:
@@ -72,27 +57,7 @@ def check_files(paths: Sequence[str | FsPath], *, models_dir: str | FsPath | Non
     Besides errors, a valid bundle gets a warning for each flow that listens for speech in a language no
     installed speech model (package, or directory in ``models_dir``) serves: such a flow works by keys only.
     """
-    sources: dict[str, str] = {}
-    diagnostics: list[Diagnostic] = []
-    seen: set[FsPath] = set()
-
-    def add(file: FsPath, text: str) -> None:  # a file named twice (in a directory and by itself) is read once
-        if file.resolve() not in seen:
-            seen.add(file.resolve())
-            sources[str(file)] = text
-
-    for raw in paths:
-        path = FsPath(raw)
-        try:
-            if path.is_dir():
-                for name, text in read_directory(path).items():
-                    add(path / name, text)
-            else:
-                add(path, path.read_bytes().decode("utf-8", errors="replace"))
-        except FlowError as e:
-            diagnostics.extend(e.diagnostics)
-        except OSError as e:
-            diagnostics.append(Diagnostic(str(path), 1, "", f"cannot read: {e.strerror}"))
+    sources, diagnostics = read_paths(paths)
     if not sources and not diagnostics:
         diagnostics.append(Diagnostic(".", 1, "", "no flow files found"))
     if sources:
@@ -112,14 +77,6 @@ def check_sources(sources: Mapping[str, str], *, models_dir: str | FsPath | None
     else:
         diagnostics = model_warnings(bundle, discover(models_dir))
     return sorted(diagnostics, key=lambda d: (d.file, d.line, d.path, d.message))
-
-
-def flow_name(filename: str) -> str:
-    name = FsPath(filename).name
-    for suffix in FLOW_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 @dataclass
