@@ -12,7 +12,7 @@ from ivr.engine import instructions as ins
 from ivr.engine.step import CallState, Disposition, Waiting, luhn_valid, new_call, step
 from ivr.errors import EngineError
 from ivr.engine.events import AgentCallEnded, CallStarted, DialEnded, Input, LookupDone, NoInput, QueueEnded, RecordingEnded
-from ivr.flowlang.check import load_bundle
+from ivr.flowlang.compile import load_bundle
 from ivr.flowlang.sources import read_directory
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # Monday 10:00 in New York

@@ -42,7 +42,6 @@ MAX_MODULES_PER_PACKAGE = 25
 # What the restructuring (issue 9) has not untangled yet. Each entry must still be true (so the list only shrinks)
 # and nothing else may join it; the list is empty when the layout holds.
 KNOWN_CIRCLES = {
-    "ivr.flowlang.check -> ivr.flowlang.speechcheck -> ivr.flowlang.check",
     "ivr.jobs.tasks -> ivr.services.wallboard -> ivr.jobs.tasks",
     "webhooks -> webhooks.consoles.tryflow -> webhooks",
 }
@@ -53,7 +52,7 @@ KNOWN_UPWARD = {
     "ivr.services.wallboard imports ivr.jobs.tasks",
 }
 KNOWN_EDGE_REACHES: set[str] = set()
-KNOWN_BIG = {"ivr/cli/__init__.py", "ivr/engine/step.py", "ivr/flowlang/check.py", "routing/acd.py"}
+KNOWN_BIG = {"ivr/cli/__init__.py", "ivr/engine/step.py", "routing/acd.py"}
 
 
 def check_against_known(found: list[str], known: set[str], what: str) -> None:

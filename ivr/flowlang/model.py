@@ -1,4 +1,4 @@
-"""The validated, immutable model of a flow bundle. Built only by :func:`ivr.flowlang.check.load_bundle`."""
+"""The validated, immutable model of a flow bundle. Built only by :func:`ivr.flowlang.compile.load_bundle`."""
 
 from __future__ import annotations
 
