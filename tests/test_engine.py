@@ -17,7 +17,8 @@ from ivr.errors import EngineError
 from ivr.engine.events import (
     AgentCallEnded, CallStarted, DialEnded, Input, LookupDone, NoAgentsSignedIn, NoInput, QueueEnded, RecordingEnded,
 )
-from ivr.flowlang.check import load_bundle, read_directory
+from ivr.flowlang.compile import load_bundle
+from ivr.flowlang.sources import read_directory
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # Monday 10:00 in New York
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ivr.errors import FlowError
-from ivr.flowlang.check import check_files, load_bundle
+from ivr.flowlang.check import check_files
+from ivr.flowlang.compile import load_bundle
 from ivr.flowlang.speechcheck import model_warnings
 from ivr.flowlang.model import NodeKind
 from speech.models import discover

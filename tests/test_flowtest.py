@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from demo.backend import run_backend_in_thread
 from ivr.flowlang.scenarios import ScenarioError, load_scenarios, run_scenarios, scenario_files
+from webhooks import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "flows" / "tests"
@@ -22,7 +24,7 @@ def count_scenarios() -> int:
 def test_every_sample_scenario_passes(redis):
     lines: list[str] = []
     report = run_scenarios(scenario_files([SCENARIO_DIR]), flows_dir=ROOT / "flows", redis_client=redis,
-                           echo=lines.append)
+                           make_app=create_app, start_backend=run_backend_in_thread, echo=lines.append)
     failed = [r for r in report.results if not r.ok]
     assert not failed, "\n".join(lines)
     assert len(report.results) == count_scenarios() >= 18
@@ -41,7 +43,8 @@ def test_wrong_expectations_are_each_reported(redis, tmp_path):
                     {press: "2"}]
             expect: {queue: general, skills: {billing: 1}, node: english.goodbye, disposition: voicemail}
         """))
-    report = run_scenarios([path], flows_dir=ROOT / "flows", redis_client=redis)
+    report = run_scenarios([path], flows_dir=ROOT / "flows", redis_client=redis, make_app=create_app,
+                           start_backend=run_backend_in_thread)
     problems = report.results[0].problems
     assert not report.ok and len(problems) == 5
     assert problems[0].startswith("expected to hear 'nonsense', heard 'For your account balance")

@@ -15,7 +15,7 @@ from rq import Queue, SimpleWorker
 from ivr.engine import instructions as ins
 from ivr.cli import main
 from ivr.config import Settings
-from ivr.flowlang.check import load_bundle
+from ivr.flowlang.compile import load_bundle
 from ivr.jobs.queue import QUEUE_NAME
 from ivr.services.prompts import static_prompts
 from speech import keys

@@ -118,9 +118,12 @@ def flows_export(directory: str | None, version: int | None) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Print each call's transcript.")
 def flows_test(paths: tuple[str, ...], verbose: bool) -> None:
     """Run flow scenario tests (default: $IVR_FLOWS_DIR/tests) against the flows, in-process on a real Redis."""
+    from demo.backend import run_backend_in_thread
     from ivr.flowlang.scenarios import run_scenario_files
+    from webhooks import create_app
     settings = _settings()
     targets = [Path(p) for p in paths] or [settings.flows_dir / "tests"]
-    report = run_scenario_files(targets, flows_dir=settings.flows_dir, echo=click.echo, verbose=verbose)
+    report = run_scenario_files(targets, flows_dir=settings.flows_dir, make_app=create_app,
+                                start_backend=run_backend_in_thread, echo=click.echo, verbose=verbose)
     if not report.ok:
         sys.exit(1)

@@ -11,12 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping, Union
 
-
-class Tts(str, Enum):
-    """Who speaks a flow's prompts: Twilio's text-to-speech (``<Say>``), or audio rendered here (``<Play>``)."""
-
-    TWILIO = "twilio"
-    LOCAL = "local"
+from ivr.flowlang.model import Tts  # a flow's ``tts:`` setting, carried on each Say
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping
 
-from ivr.flowlang.check import flow_name
+from ivr.flowlang.sources import flow_name
 from ivr.flowlang.model import Bundle
 
 #: A flow file name as the store keeps it: a flow name (or queues) and .yaml/.yml, no folders.

@@ -1,4 +1,4 @@
-"""The validated, immutable model of a flow bundle. Built only by :func:`ivr.flowlang.check.load_bundle`."""
+"""The validated, immutable model of a flow bundle. Built only by :func:`ivr.flowlang.compile.load_bundle`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from enum import Enum
 from typing import Any, Mapping, Union
 
 from ivr.flowlang.conditions import Condition
-from ivr.engine.instructions import Tts
 from ivr.flowlang.schedule import Schedule
 from ivr.flowlang.templating import Template
 from routing.config import RoutingConfig
+
+
+class Tts(str, Enum):
+    """Who speaks a flow's prompts: Twilio's text-to-speech (``<Say>``), or audio rendered here (``<Play>``)."""
+
+    TWILIO = "twilio"
+    LOCAL = "local"
 
 
 class NodeKind(str, Enum):

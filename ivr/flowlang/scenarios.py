@@ -2,7 +2,9 @@
 
 Each scenario is a simulated call through the real webhooks, in-process, against a real Redis: the simulator
 signs every request as Twilio does, presses the scenario's keys, checks what the caller hears, and the outcome is
-compared with ``expect`` (node, queue and skills, transfer, voicemail, hang-up, disposition, said).
+compared with ``expect`` (node, queue and skills, transfer, voicemail, hang-up, disposition, said). The runner is
+given the app to call (``webhooks.create_app``) and the sample lookup backend (``demo.backend``) by its caller: the
+flow language does not import the layers above it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
@@ -62,6 +64,18 @@ SCENARIO_FILE = {
     "required": ["scenarios"],
     "additionalProperties": False,
 }
+
+
+class MakeApp(Protocol):
+    """Builds the WSGI app a scenario calls (``webhooks.create_app``); the app exposes its services as
+    ``app.extensions["ivr"]``."""
+
+    def __call__(self, settings: Settings, *, redis_client: Any, clock: Callable[[], datetime]) -> Any: ...
+
+
+#: Serves the sample lookup backend (``demo.backend.run_backend_in_thread``): returns its base URL and a function
+#: that stops it. Called once, when a scenario file's ``services`` names ``sample``.
+StartBackend = Callable[[], tuple[str, Callable[[], None]]]
 
 
 class ScenarioError(IvrError):
@@ -151,12 +165,11 @@ class _Clock:
         return self.now
 
 
-def run_scenarios(files: list[Path], *, flows_dir: Path, redis_client: Any,
-                  echo: Callable[[str], None] = lambda line: None, verbose: bool = False) -> Report:
-    """Run every scenario of ``files`` against ``flows_dir``, using (and flushing) ``redis_client``'s database."""
-    from demo.backend import run_backend_in_thread
-    from webhooks import create_app
-
+def run_scenarios(files: list[Path], *, flows_dir: Path, redis_client: Any, make_app: MakeApp,
+                  start_backend: StartBackend, echo: Callable[[str], None] = lambda line: None,
+                  verbose: bool = False) -> Report:
+    """Run every scenario of ``files`` against ``flows_dir``, using (and flushing) ``redis_client``'s database:
+    each call goes to an app built by ``make_app``, lookups of a ``sample`` service to ``start_backend``'s."""
     report = Report()
     sample_backend: tuple[str, Callable[[], None]] | None = None
     try:
@@ -171,13 +184,13 @@ def run_scenarios(files: list[Path], *, flows_dir: Path, redis_client: Any,
             for name, url in (data.get("services") or {}).items():
                 if url == "sample":
                     if sample_backend is None:
-                        sample_backend = run_backend_in_thread()
+                        sample_backend = start_backend()
                     url = sample_backend[0]
                 services[name.lower()] = url
             defaults = data.get("defaults") or {}
             for scenario in data["scenarios"]:
                 spec = {**defaults, **scenario}
-                result = _run_one(path, spec, flows_dir, services, redis_client, create_app)
+                result = _run_one(path, spec, flows_dir, services, redis_client, make_app)
                 report.results.append(result)
                 echo(f"{'ok  ' if result.ok else 'FAIL'} {path.name}: {result.name}")
                 for problem in result.problems:
@@ -193,14 +206,14 @@ def run_scenarios(files: list[Path], *, flows_dir: Path, redis_client: Any,
 
 
 def _run_one(path: Path, spec: dict[str, Any], flows_dir: Path, services: dict[str, str], redis_client: Any,
-             create_app: Callable[..., Any]) -> ScenarioResult:
+             make_app: MakeApp) -> ScenarioResult:
     result = ScenarioResult(str(path), spec["name"])
     redis_client.flushdb()
     clock = _Clock()
     clock.now = _moment(spec)
     token = secrets.token_hex(16)
     settings = replace(Settings.from_env({}), twilio_auth_token=token, flows_dir=flows_dir, services=services)
-    app = create_app(settings, redis_client=redis_client, clock=clock)
+    app = make_app(settings, redis_client=redis_client, clock=clock)
     if app.extensions["ivr"].repo.store.current_version() is None:
         result.problems.append(f"the flows in {flows_dir} are not valid: run 'ivr flows check'")
         return result
@@ -284,8 +297,8 @@ def scenario_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def run_scenario_files(paths: list[Path], *, flows_dir: Path, echo: Callable[[str], None],
-                       verbose: bool = False) -> Report:
+def run_scenario_files(paths: list[Path], *, flows_dir: Path, make_app: MakeApp, start_backend: StartBackend,
+                       echo: Callable[[str], None], verbose: bool = False) -> Report:
     """``ivr flows test``: run scenarios on the project's own throw-away Redis (never a configured one)."""
     from ivr.runner.redis import EmbeddedRedis, connect
     files = scenario_files(paths)
@@ -293,5 +306,5 @@ def run_scenario_files(paths: list[Path], *, flows_dir: Path, echo: Callable[[st
         echo(f"no scenario files in {', '.join(map(str, paths))}")
         return Report()
     with EmbeddedRedis() as server:
-        return run_scenarios(files, flows_dir=flows_dir, redis_client=connect(server.url), echo=echo,
-                             verbose=verbose)
+        return run_scenarios(files, flows_dir=flows_dir, redis_client=connect(server.url), make_app=make_app,
+                             start_backend=start_backend, echo=echo, verbose=verbose)

@@ -1,7 +1,8 @@
 """The raw shape of a flow file, described once as JSON Schema (validated with ``jsonschema``).
 
-Structure only: what keys exist, which are required, their types. Meaning (targets exist, durations parse,
-variables are defined, the graph has no dead ends) is checked by :mod:`ivr.flowlang.check`.
+Structure only: what keys exist, which are required, their types (checked by :mod:`ivr.flowlang.validate`). Meaning
+(targets exist, durations parse, variables are defined, the graph has no dead ends) is checked while compiling, by
+:mod:`ivr.flowlang.compile` and its passes.
 """
 
 from __future__ import annotations

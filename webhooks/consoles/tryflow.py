@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, rende
 from ivr.store import keys
 from ivr.store.accounts import Role
 from ivr.errors import FlowError, StoreError
-from ivr.flowlang.check import load_bundle
+from ivr.flowlang.compile import load_bundle
 from ivr.flowlang.model import Bundle
 from ivr.bootstrap import sandbox_services
 from ivr.services.sandbox import Sandbox, SandboxApp, sandbox_client
