@@ -693,3 +693,20 @@ def test_with_no_agent_signed_in_the_queue_policy_decides(queue, told, waiting, 
     if queue == "billing":
         assert out[-1] == ins.Enqueue(ins.RoutingRequest.from_dict(call.state.routing))
         assert call.state.routing["queue"] == "general"
+
+
+@pytest.mark.parametrize("on_max_wait, action, queue", [
+    ("callback", "callback", None), ("queue:billing_overflow", "overflow", "billing_overflow"),
+    ("voicemail", "leave", None)])
+def test_the_engine_decides_what_a_queues_maximum_wait_does(on_max_wait, action, queue):
+    from ivr.engine.queue import at_max_wait
+    decision = at_max_wait(on_max_wait)
+    assert (decision.action.value, decision.queue) == (action, queue)
+
+
+def test_a_call_ended_for_a_callback_is_over_with_disposition_callback():
+    from ivr.engine.queue import ended_for_callback
+    state = CallState("CA1", 1, flow="english", node="billing_queue", waiting=Waiting.QUEUE,
+                      disposition=Disposition.QUEUED)
+    ended = ended_for_callback(state)
+    assert (ended.waiting, ended.disposition) == (Waiting.ENDED, Disposition.CALLBACK)

@@ -8,12 +8,13 @@ function decides what the caller hears and where the call goes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from ivr.engine import instructions as ins
 from ivr.engine.events import AgentCallEnded, NoAgentsSignedIn, QueueEnded
 from ivr.engine.run import Run
-from ivr.engine.state import Disposition, StepResult, Waiting
+from ivr.engine.state import CallState, Disposition, StepResult, Waiting
 from ivr.flowlang.model import Bundle, QueueSpec
 
 #: What a caller hears before the call ends when they are to be called back (no agent signed in, or the
@@ -31,6 +32,38 @@ class NoAgentsPolicy(str, Enum):
     OVERFLOW = "overflow"  # ``queue:<name>``: the call waits in that queue instead
     CALLBACK = "callback"  # the caller is told they will be called back, and the call ends
     LEAVE = "leave"        # out of the queue at once: the flow goes on from the queue node (``voicemail``...)
+
+
+class MaxWaitAction(str, Enum):
+    """What a queue's ``on_max_wait`` does with a call still waiting when the queue's ``max_wait`` is reached."""
+
+    OVERFLOW = "overflow"  # ``queue:<name>``: the call waits in that queue instead, keeping its time in line
+    CALLBACK = "callback"  # the caller is told they will be called back, and the call ends
+    LEAVE = "leave"        # out of the queue: the flow goes on from the queue node's ``next`` (``voicemail``)
+
+
+@dataclass(frozen=True)
+class MaxWaitDecision:
+    """The engine's decision at a queue's maximum wait: the action, and the queue an overflow goes to."""
+
+    action: MaxWaitAction
+    queue: str | None = None
+
+
+def at_max_wait(on_max_wait: str) -> MaxWaitDecision:
+    """What happens to a call still waiting at its queue's maximum wait, by the queue's ``on_max_wait``."""
+    if on_max_wait == "callback":
+        return MaxWaitDecision(MaxWaitAction.CALLBACK)
+    if on_max_wait.startswith("queue:"):
+        return MaxWaitDecision(MaxWaitAction.OVERFLOW, on_max_wait[len("queue:"):])
+    return MaxWaitDecision(MaxWaitAction.LEAVE)
+
+
+def ended_for_callback(state: CallState) -> CallState:
+    """``state`` of a waiting call whose caller is to be called back: its part in the IVR is over, with
+    disposition ``callback`` (what the caller hears is :data:`CALLBACK_GOODBYE`)."""
+    state.waiting, state.disposition = Waiting.ENDED, Disposition.CALLBACK
+    return state
 
 
 def when_no_agents(bundle: Bundle, result: StepResult) -> NoAgentsPolicy:

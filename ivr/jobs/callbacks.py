@@ -8,41 +8,16 @@ import time
 
 import redis as redis_lib
 
-from ivr.bootstrap import Services, worker_services
-from ivr.engine.queue import CALLBACK_GOODBYE
-from ivr.engine.state import CallState, Disposition, Waiting
+from ivr.bootstrap import worker_services
 from ivr.jobs.queue import job_connection
-from ivr.store.sessions import Session
-from ivr.telephony import twiml, urls
-from ivr.telephony.rest import CallGone, TwilioRestError
+from ivr.telephony import urls
+from ivr.telephony.rest import TwilioRestError
 
 log = logging.getLogger(__name__)
 
 #: An outbound callback not answered within this time goes back in line; after this many calls, it is dropped.
 CALLBACK_RING_MS = 120_000
 CALLBACK_ATTEMPTS = 3
-
-
-def callback_at_max_wait(services: Services, call_sid: str) -> str:
-    """Maximum wait with ``on_max_wait: callback``: the request takes the call's place, and the caller is told
-    and hung up on (through Twilio's REST API); the call ends with disposition ``callback``."""
-    sessions = services.sessions
-    session = sessions.load(call_sid)
-    if session is None:
-        return "call gone"
-    if services.calls.queueing.request_callback(call_sid, session.state,
-                                                services.settings.public_url or session.base_url) is None:
-        return "not waiting"
-    goodbye = twiml.goodbye(CALLBACK_GOODBYE)
-    state = CallState.from_dict(session.state)
-    state.waiting, state.disposition = Waiting.ENDED, Disposition.CALLBACK
-    sessions.save(call_sid, Session(session.seq + 1, state.to_dict(), goodbye, session.base_url),
-                  expected_seq=session.seq)
-    try:
-        services.twilio.redirect(call_sid, goodbye)
-    except CallGone:
-        return "call gone"
-    return "callback"
 
 
 def run_callbacks(connection: redis_lib.Redis | None = None) -> list[str]:

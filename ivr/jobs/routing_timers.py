@@ -9,7 +9,7 @@ import time
 import redis as redis_lib
 
 from ivr.bootstrap import Services, worker_services
-from ivr.jobs.callbacks import callback_at_max_wait
+from ivr.engine.queue import MaxWaitAction, at_max_wait
 from ivr.jobs.queue import job_connection, schedule_offer_expiry
 from ivr.telephony import twiml, urls
 from ivr.telephony.rest import CallGone
@@ -73,16 +73,18 @@ def escalate_call(call_sid: str, skills: dict[str, int] | None, priority: int | 
 
 
 def enforce_max_wait(call_sid: str, on_max_wait: str, connection: redis_lib.Redis | None = None) -> str:
-    """A call still waiting at its queue's maximum wait overflows to another queue, or leaves the queue: the
-    live call is redirected (Twilio REST) to the flow, which goes on from its queue node's ``next``."""
+    """A call still waiting at its queue's maximum wait overflows to another queue, becomes a callback request, or
+    leaves the queue (as the engine decides, :func:`ivr.engine.queue.at_max_wait`): leaving, the live call is
+    redirected (Twilio REST) to the flow, which goes on from its queue node's ``next``."""
     services = worker_services(connection or job_connection())
     acd = services.router
     if acd.call_state(call_sid) != "waiting":
         return "not waiting"
-    if on_max_wait == "callback":
-        return callback_at_max_wait(services, call_sid)
-    if on_max_wait.startswith("queue:"):
-        offer = acd.move(call_sid, on_max_wait[len("queue:"):])
+    decision = at_max_wait(on_max_wait)
+    if decision.action is MaxWaitAction.CALLBACK:
+        return services.calls.queueing.callback_at_max_wait(call_sid, services.twilio, services.settings.public_url)
+    if decision.action is MaxWaitAction.OVERFLOW:
+        offer = acd.move(call_sid, decision.queue)
         if offer is not None:
             offered(services, offer)
         return "moved"

@@ -17,14 +17,16 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Callable, Protocol
 
+from ivr.engine.queue import CALLBACK_GOODBYE, ended_for_callback
 from ivr.engine.state import CallState, Waiting
 from ivr.flowlang.model import Bundle
 from ivr.services.desk import AgentDesk
 from ivr.services.publishing import FlowRepository
 from ivr.services.scheduling import Scheduler
 from ivr.store.calllog import CallLog
-from ivr.store.sessions import SessionStore
-from ivr.telephony.rest import CallGone, TwilioRestError
+from ivr.store.sessions import Session, SessionStore
+from ivr.telephony import twiml
+from ivr.telephony.rest import CallGone, TwilioRest, TwilioRestError
 from routing.acd import Distributor
 from routing.model import Agent, AgentStatus, Offer, Outcome
 
@@ -129,6 +131,25 @@ class Queueing:
             return None
         self.scheduler.place_callbacks()
         return callback_id
+
+    def callback_at_max_wait(self, call_sid: str, twilio: TwilioRest, public_url: str | None) -> str:
+        """Maximum wait with ``on_max_wait: callback``: the request takes the call's place, and the caller is told
+        and hung up on (through Twilio's REST API); the call ends with disposition ``callback``. Returns what
+        happened: ``callback``, ``not waiting`` or ``call gone``."""
+        session = self.sessions.load(call_sid)
+        if session is None:
+            return "call gone"
+        if self.request_callback(call_sid, session.state, public_url or session.base_url) is None:
+            return "not waiting"
+        goodbye = twiml.goodbye(CALLBACK_GOODBYE)
+        state = ended_for_callback(CallState.from_dict(session.state))
+        self.sessions.save(call_sid, Session(session.seq + 1, state.to_dict(), goodbye, session.base_url),
+                           expected_seq=session.seq)
+        try:
+            twilio.redirect(call_sid, goodbye)
+        except CallGone:
+            return "call gone"
+        return "callback"
 
     def caller_gone(self, call_sid: str) -> None:
         """The call is over, wherever it was in routing (the agent it freed may get their next offer)."""
