@@ -24,9 +24,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.store.tokens import AgentTokens  # noqa: E402
-from ivr.runner.redis import connect  # noqa: E402
 from ivr.runner.processes import running_stack  # noqa: E402
+from ivr.runner.redis import connect  # noqa: E402
+from ivr.store.tokens import AgentTokens  # noqa: E402
 from routing.acd import Distributor  # noqa: E402
 from routing.model import Agent  # noqa: E402
 

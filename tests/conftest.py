@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from consoles import PASSWORD
 from ivr.runner.redis import EmbeddedRedis, connect
+
+from consoles import PASSWORD
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,8 @@ def console_app(redis, tmp_path, **settings_overrides):
     from dataclasses import replace
     from pathlib import Path
 
-    from ivr.store.accounts import AccountStore, Role
     from ivr.config import Settings
+    from ivr.store.accounts import AccountStore, Role
     from routing.model import Agent
     from webhooks import create_app
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from consoles import PASSWORD
-from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import ScriptedCaller, Simulator, WsgiTransport
+from ivr.store.accounts import AccountStore, Role
 from webhooks import create_app
+
+from consoles import PASSWORD
 
 TOKEN = "test-auth-token"
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from ivr.store import keys
 from ivr.jobs.stats import count_finished_calls, finalize_call
+from ivr.store import keys
 
 
 def count_with_a_pause(gate: str, started: str) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.store.accounts import AccountError, AccountStore, Role, SignInThrottle
 from ivr.store import keys
+from ivr.store.accounts import AccountError, AccountStore, Role, SignInThrottle
 
 
 @pytest.fixture

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from consoles import PASSWORD, csrf_token, sign_in_client
-from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
+from ivr.store.accounts import AccountStore, Role
 from routing.model import Agent
 from webhooks import create_app
+
+from consoles import PASSWORD, csrf_token, sign_in_client
 
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 NEW_PASSWORD = "a long new password"

@@ -17,9 +17,9 @@ import pytest
 import requests
 import yaml
 
-from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.simulator import HttpTransport, LoopbackServer, ScriptedCaller, Simulator, TwilioRestStandIn
+from ivr.store.accounts import AccountStore, Role
 from routing.model import Agent, AgentStatus
 from webhooks import create_app
 

@@ -11,14 +11,15 @@ from dataclasses import replace
 
 import pytest
 
-from consoles import PASSWORD, sign_in_client
-from ivr.store.accounts import AccountStore, Role
-from ivr.services.desk import transcript
 from ivr.config import Settings
+from ivr.services.desk import transcript
+from ivr.store.accounts import AccountStore, Role
 from routing.model import Agent, AgentStatus
+from webhooks import create_app
+
+from consoles import PASSWORD, sign_in_client
 from tests.test_agents_api import OPEN, SAMPLES, SID, TOKEN, queued_caller, signed_post, twilio_rest  # noqa: F401
 from tests.test_flowcheck import errors_of
-from webhooks import create_app
 
 DEFAULTS = ["resolved", "follow-up", "escalated", "wrong-number", "other"]
 

@@ -17,8 +17,8 @@ from flask import Flask, jsonify, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from ivr.store.tokens import AgentTokens
 from ivr.config import Settings
+from ivr.store.tokens import AgentTokens
 from routing.model import Agent, AgentStatus
 from webhooks import create_app
 
@@ -174,6 +174,7 @@ def test_hold_announcements_speak_the_callers_language():
     from demo.backend import run_backend_in_thread
     from ivr.runner.redis import EmbeddedRedis, connect
     from ivr.simulator import HttpTransport, LoopbackServer, ScriptedCaller, Simulator
+
     from tests.test_webhooks import TOKEN, make_app
     backend_url, stop_backend = run_backend_in_thread()
     with EmbeddedRedis() as server, contextlib.ExitStack() as cleanup:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ivr.engine.state import Disposition
 from ivr.store import keys
 from ivr.store.calllog import CallLog
 from ivr.store.callsearch import CallQuery, Outcome, outcome_of
-from ivr.engine.state import Disposition
 
 T0 = 1_795_000_000.0  # a fixed moment; call i starts i minutes later
 

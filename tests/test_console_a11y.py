@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from ivr.simulator import LoopbackServer
+from ivr.store.accounts import AccountStore, Role
+from routing.model import Agent
+
 from consoles import PASSWORD
 from history_calls import OPEN, Clock, make_app, place_calls
-from ivr.store.accounts import AccountStore, Role
-from ivr.simulator import LoopbackServer
-from routing.model import Agent
 
 #: What the Tab key must reach: every visible, enabled control that is not inside a closed <details>.
 _FOCUSABLE = """() => [...document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')]

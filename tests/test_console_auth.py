@@ -6,12 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from consoles import PASSWORD, console_app, csrf_token
-from ivr.store.accounts import AccountStore
 from ivr.config import Settings
 from ivr.simulator import LoopbackServer
+from ivr.store.accounts import AccountStore
 from routing.model import AgentStatus
 from webhooks import create_app
+
+from consoles import PASSWORD, console_app, csrf_token
+
 
 @pytest.fixture
 def app(redis, tmp_path):

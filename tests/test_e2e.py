@@ -20,8 +20,8 @@ from rq import Queue
 from demo.backend import run_backend_in_thread
 from ivr.jobs.queue import QUEUE_NAME
 from ivr.jobs.stats import count_finished_calls, daily_stats
-from ivr.runner.redis import connect
 from ivr.runner.processes import running_stack
+from ivr.runner.redis import connect
 from ivr.simulator import HttpTransport, ScriptedCaller, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,13 +10,12 @@ import pytest
 
 from ivr.engine import instructions as ins
 from ivr.engine.answers import luhn_valid
+from ivr.engine.events import (AgentCallEnded, CallStarted, DialEnded, Input, LookupDone, NoAgentsSignedIn, NoInput,
+                               QueueEnded, RecordingEnded)
 from ivr.engine.queue import NoAgentsPolicy, when_no_agents
 from ivr.engine.state import CallState, Disposition, StepResult, Waiting, new_call
 from ivr.engine.step import step
 from ivr.errors import EngineError
-from ivr.engine.events import (
-    AgentCallEnded, CallStarted, DialEnded, Input, LookupDone, NoAgentsSignedIn, NoInput, QueueEnded, RecordingEnded,
-)
 from ivr.flowlang.compile import load_bundle
 from ivr.flowlang.sources import read_directory
 
@@ -608,6 +607,7 @@ def recognize(model, listen: ins.Listen, text: str, workdir: Path):
     the 8 kHz mu-law telephone path) recognized with the node's phrases and timings, in 20 ms frames."""
     import subprocess
     import wave
+
     from speech.audio import TWILIO_RATE, Resampler, pcm_to_ulaw
     from speech.recognizer import StreamRecognizer
     subprocess.run(["espeak-ng", "-v", "ko", "-s", "150", "-w", str(workdir / "said.wav"), text], check=True)

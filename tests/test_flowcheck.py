@@ -12,8 +12,8 @@ import pytest
 from ivr.errors import FlowError
 from ivr.flowlang.check import check_files
 from ivr.flowlang.compile import load_bundle
-from ivr.flowlang.speechcheck import model_warnings
 from ivr.flowlang.model import NodeKind
+from ivr.flowlang.speechcheck import model_warnings
 from speech.models import discover
 
 ROOT = Path(__file__).resolve().parent.parent

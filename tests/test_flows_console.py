@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from consoles import PASSWORD, console_app, csrf_token
-from ivr.store.accounts import AccountStore, Role
 from ivr.config import Settings
 from ivr.flowlang.check import check_files
+from ivr.store.accounts import AccountStore, Role
 from webhooks import create_app
+
+from consoles import PASSWORD, console_app, csrf_token
 
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 
@@ -316,8 +317,8 @@ def test_a_change_based_on_an_old_version_is_refused_with_409(app):
 
 def test_the_store_refuses_a_stale_switch_even_after_the_first_look(app):
     """The check-and-switch is one Redis transaction: a version made live between the look and the switch wins."""
-    from ivr.store import keys
     from ivr.errors import StaleVersionError
+    from ivr.store import keys
 
     repo = app.extensions["ivr"].repo
     version, live = _live(app)

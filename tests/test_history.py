@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from consoles import PASSWORD, sign_in_client
-from history_calls import OPEN, Clock, make_app, place_calls
 from ivr.store.accounts import AccountStore, Role
 from routing.model import Agent
+
+from consoles import PASSWORD, sign_in_client
+from history_calls import OPEN, Clock, make_app, place_calls
 
 
 @pytest.fixture

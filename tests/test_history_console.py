@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from history_calls import OPEN, Clock, make_app, place_calls
 from ivr.simulator import LoopbackServer
+
+from history_calls import OPEN, Clock, make_app, place_calls
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ from datetime import date
 
 import pytest
 
-from speech.intents import (
-    digit_words, extract, extract_amount, extract_date, extract_digits, match_intent, normalize, phrase_score,
-    yes_no_words, yes_or_no,
-)
+from speech.intents import (digit_words, extract, extract_amount, extract_date, extract_digits, match_intent, normalize,
+                            phrase_score, yes_no_words, yes_or_no)
 
 TUESDAY = date(2026, 11, 24)
 

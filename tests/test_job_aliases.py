@@ -12,6 +12,7 @@ from rq.utils import import_attribute
 from ivr.jobs.aliases import OLD_JOB_PATHS
 from ivr.jobs.queue import JOB_PATHS, QUEUE_NAME
 from ivr.jobs.stats import daily_stats
+
 from tests.test_jobs import finished_call
 
 

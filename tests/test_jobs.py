@@ -6,10 +6,10 @@ import time
 
 from rq import Queue, SimpleWorker, Worker
 
-from ivr.store import keys
-from ivr.store.calllog import CallLog
 from ivr.jobs.queue import QUEUE_NAME, enqueue_count
 from ivr.jobs.stats import count_finished_calls, daily_stats, finalize_call
+from ivr.store import keys
+from ivr.store.calllog import CallLog
 
 DAY_START = 1_795_000_000.0  # 2026-11-18 in UTC
 
@@ -192,8 +192,8 @@ def test_the_startup_sweep_ends_wrap_ups_whose_timer_was_lost(redis):
 def test_rematch_chains_never_multiply(redis, run_due_jobs, scheduled_jobs):
     """The scheduler was down past the marker's life: a starting worker began a second chain. When both jobs run,
     only the chain that owns the marker goes on."""
-    from ivr.store import keys as ivr_keys
     from ivr.jobs.queue import schedule_rematch
+    from ivr.store import keys as ivr_keys
 
     assert schedule_rematch(redis)
     redis.delete(ivr_keys.REMATCH_SCHEDULED)  # as if it had expired

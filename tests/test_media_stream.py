@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 from simple_websocket import Client, ConnectionClosed, ConnectionError
+from twilio.request_validator import RequestValidator
 
 from ivr.engine.instructions import Gather, Listen, Say, Tts
+from ivr.simulator.stream import Answer, run_stream
 from ivr.store.listening import ListenStore, ListenTurn
 from ivr.store.sessions import Session, SessionStore
-from ivr.simulator.stream import Answer, run_stream
+
 from tests.test_webhooks import TOKEN, make_app, write_flows
-from twilio.request_validator import RequestValidator
 
 SID = "CA" + "b" * 32
 ACCOUNT = "AC" + "0" * 32
@@ -146,6 +147,7 @@ def test_a_recorded_wav_file_is_played_into_the_stream(served, tmp_path):
 @pytest.mark.parametrize("tts, in_stream", [("local", True), ("twilio", False)])
 def test_a_local_flow_plays_its_speech_prompt_in_the_stream_others_say_it_first(redis, tmp_path, tts, in_stream):
     import xml.etree.ElementTree as ET
+
     from tests.test_webhooks import Twilio
     app = make_app(redis, write_flows(tmp_path / "flows", f"""\
         language: ko-KR

@@ -11,17 +11,17 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 from rq import Queue, SimpleWorker
+from test_webhooks import SID, Twilio, make_app, texts, write_flows
 
-from ivr.engine import instructions as ins
 from ivr.cli import main
 from ivr.config import Settings
+from ivr.engine import instructions as ins
 from ivr.flowlang.compile import load_bundle
 from ivr.jobs.queue import QUEUE_NAME
 from ivr.services.prompts import static_prompts
 from speech import keys
 from speech.prompts import PromptCache, frames, key_for
 from speech.wav import read_ulaw_wav
-from test_webhooks import SID, Twilio, make_app, texts, write_flows
 
 RATE = Settings().tts_rate
 PLAY = re.compile(r"^http://localhost/prompts/([0-9a-f]{32})\.wav$")

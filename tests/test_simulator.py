@@ -13,10 +13,8 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 from werkzeug.serving import make_server
 
-from ivr.simulator import (
-    HttpTransport, InteractiveCaller, ScriptedCaller, Simulator, TwilioRestStandIn, WsgiTransport,
-    format_transcript,
-)
+from ivr.simulator import (HttpTransport, InteractiveCaller, ScriptedCaller, Simulator, TwilioRestStandIn,
+                           WsgiTransport, format_transcript)
 
 TOKEN = "sim-token"
 

@@ -14,9 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from speech.download import (
-    CatalogueModel, ChecksumMismatch, UnknownLanguage, UnsafeArchive, choose, download, fetch_catalogue,
-)
+from speech.download import (CatalogueModel, ChecksumMismatch, UnknownLanguage, UnsafeArchive, choose, download,
+                             fetch_catalogue)
 from speech.models import discover
 
 MODEL_NAME = "vosk-model-small-xx-yy-0.3"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from speech.audio import Resampler, TWILIO_RATE, pcm_to_ulaw, ulaw_to_pcm
+from speech.audio import TWILIO_RATE, Resampler, pcm_to_ulaw, ulaw_to_pcm
 from speech.errors import SpeechError
 from speech.models import ModelRegistry, discover
 

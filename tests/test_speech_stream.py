@@ -11,9 +11,8 @@ import pytest
 
 from speech.audio import Resampler, duration_ms, pcm_to_ulaw, rms, ulaw_to_pcm
 from speech.errors import ProtocolError
-from speech.mediastream import (
-    Connected, Dtmf, Mark, Media, Start, Stop, clear_message, mark_message, media_message, parse,
-)
+from speech.mediastream import (Connected, Dtmf, Mark, Media, Start, Stop, clear_message, mark_message, media_message,
+                                parse)
 
 
 def tone(freq: float, ms: int, rate: int, amplitude: int = 8000) -> bytes:

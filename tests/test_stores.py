@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.store import keys
-from ivr.store.calllog import CallLog
 from ivr.errors import Diagnostic, FlowError, SessionError, StoreError
 from ivr.runner.redis import connect
-from ivr.store.sessions import Session, SessionStore
+from ivr.store import keys
+from ivr.store.calllog import CallLog
 from ivr.store.flowversions import FlowStore
+from ivr.store.sessions import Session, SessionStore
 
 SID = "CA" + "1" * 32
 

@@ -3,10 +3,10 @@ given back when a stream closes, so webhooks always keep threads of their own.""
 
 from __future__ import annotations
 
-
 import pytest
 
 from consoles import console_app, sign_in_client
+
 
 @pytest.fixture
 def app(redis, tmp_path):

@@ -19,13 +19,13 @@ import pytest
 from rq import Queue, SimpleWorker
 from twilio.request_validator import RequestValidator
 
-from ivr.store.calllog import CallLog
 from ivr.cli.calls import format_call
 from ivr.config import Settings
 from ivr.jobs.queue import QUEUE_NAME, enqueue_transcription
 from ivr.jobs.transcription import transcribe_recording
 from ivr.services.scheduling import Recording
 from ivr.services.transcription import RecordingRefused, media_url
+from ivr.store.calllog import CallLog
 from speech.audio import Resampler
 from speech.wav import pcm_wav
 from webhooks import create_app

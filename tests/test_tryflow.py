@@ -10,19 +10,20 @@ from typing import Any
 
 import pytest
 
-from consoles import PASSWORD, sign_in_client
+from ivr.config import Settings
+from ivr.services.sandbox import sandbox_client
+from ivr.services.tries import InputKind, TryInput, typed_result
+from ivr.simulator import LoopbackServer
 from ivr.store import keys
 from ivr.store.accounts import AccountStore, Role
-from ivr.config import Settings
-from ivr.simulator import LoopbackServer
-from ivr.services.tries import InputKind, TryInput, typed_result
 from ivr.store.keys import try_events as events_key, try_meta as meta_key, try_owner as owner_key
 from routing.acd import Distributor
 from routing.model import Agent, AgentStatus
 from speech.recognizer import Outcome
 from webhooks import create_app
-from ivr.services.sandbox import sandbox_client
 from webhooks.consoles.tryflow import DEFAULT_TRY_DB
+
+from consoles import PASSWORD, sign_in_client
 
 SAMPLES = Path(__file__).resolve().parent.parent / "flows"
 #: Polls of the events endpoint (each waits up to 2 s for something new) before a test gives up.

@@ -72,9 +72,10 @@ def test_ringing_an_agent_is_the_document_the_agent_api_sent():
     # The agent API built this document itself (VoiceResponse in webhooks/api/agents.py) before it switched to the
     # serializer: the documents below are what it sent then, byte for byte.
     from flask import Flask
-    from routing.model import Agent
+
     from ivr.telephony.twiml import ring_agent
     from ivr.telephony.urls import agent_leg_path
+    from routing.model import Agent
     from webhooks.api.agents import AGENT_RING_SECONDS, _ring_agent_twiml
 
     dial = '<Dial action="https://ivr.example.com/twilio/agent?agent=alice" method="POST" timeout="20">'

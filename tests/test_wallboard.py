@@ -17,17 +17,18 @@ import yaml
 from rq import Queue, Worker
 from twilio.request_validator import RequestValidator
 
-from consoles import PASSWORD, sign_in_client
-from ivr.store import keys
-from ivr.store.accounts import AccountStore, Role
-from ivr.store.tokens import AgentTokens
 from ivr.config import Settings
 from ivr.jobs.queue import QUEUE_NAME, schedule_sampling
 from ivr.jobs.sweeps import startup_sweep
-from ivr.simulator import LoopbackServer, TwilioRestStandIn
 from ivr.services.wallboard import WallboardHistory, take_sample
+from ivr.simulator import LoopbackServer, TwilioRestStandIn
+from ivr.store import keys
+from ivr.store.accounts import AccountStore, Role
+from ivr.store.tokens import AgentTokens
 from routing.model import Agent, AgentStatus
 from webhooks import create_app
+
+from consoles import PASSWORD, sign_in_client
 
 TWILIO_TOKEN = "test-auth-token"
 API_TOKEN = "api-secret"

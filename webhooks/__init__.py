@@ -56,8 +56,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis_lib.Redi
 
     from webhooks import auth
     from webhooks.api import agents, supervisor as api
-    from webhooks.consoles import accounts as accounts_console, agent as agent_console, flows as flows_console
-    from webhooks.consoles import history, pages, streams, tryflow, wallboard
+    from webhooks.consoles import (accounts as accounts_console, agent as agent_console, flows as flows_console,
+                                   history, pages, streams, tryflow, wallboard)
     from webhooks.twilio import callbacks, media, prompts as prompt_audio, voice
     app.register_blueprint(voice.bp)
     app.register_blueprint(callbacks.bp)

@@ -14,8 +14,8 @@ import secrets
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request, session,
+                   url_for)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 

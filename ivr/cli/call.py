@@ -64,6 +64,7 @@ def _place_call(url, from_, to, caller, sample_backend, on_event, speech_pace=0.
 def _call_in_process(from_, to, caller, sample_backend, on_event, speech_pace):
     import secrets
     from dataclasses import replace
+
     from demo.backend import run_backend_in_thread
     from ivr.runner.redis import EmbeddedRedis, connect
     from ivr.simulator import HttpTransport, LoopbackServer, Simulator

@@ -19,8 +19,8 @@ def _settings() -> Settings:
 
 def _redis(settings: Settings):
     """Redis from REDIS_URL, or the embedded server a running ``ivr serve`` / ``ivr demo`` recorded."""
-    from ivr.runner.redis import connect
     from ivr.runner.processes import read_state
+    from ivr.runner.redis import connect
     url = settings.redis_url or read_state("redis.url")
     if not url:
         raise click.ClickException("REDIS_URL is not set and no 'ivr serve' is running here (.ivr/redis.url)")

@@ -40,11 +40,9 @@ def _demo_accounts(redis: Any, base_url: str) -> None:
 def demo(port: int, once: bool) -> None:
     """Run everything locally and place a demo call that ends with a (simulated) agent."""
     from demo.backend import run_backend_in_thread
-    from ivr.store.tokens import AgentTokens
     from ivr.runner.processes import running_stack
-    from ivr.simulator import (
-        HttpTransport, ScriptedCaller, SimulatedAgent, Simulator, TwilioRestStandIn,
-    )
+    from ivr.simulator import HttpTransport, ScriptedCaller, SimulatedAgent, Simulator, TwilioRestStandIn
+    from ivr.store.tokens import AgentTokens
     from routing.acd import Distributor
     from routing.model import Agent
     backend_url, stop_backend = run_backend_in_thread()

@@ -20,6 +20,7 @@ def prompts() -> None:
 def prompts_render(version: int | None) -> None:
     """Render the static prompts of a published version now (those already cached are skipped)."""
     import time
+
     from ivr.engine.instructions import Tts
     from ivr.services.prompts import render_prompts, static_prompts
     from speech.prompts import PromptCache

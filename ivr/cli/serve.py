@@ -13,6 +13,7 @@ from ivr.runner.processes import DEFAULT_THREADS, DEFAULT_WORKER_CLASS, DEFAULT_
 def worker(burst: bool) -> None:
     """Run an RQ worker for the IVR's background jobs."""
     from rq import Worker
+
     from ivr.bootstrap import worker_services
     from ivr.jobs.queue import QUEUE_NAME, enqueue_startup_sweep
     redis = _redis(_settings())

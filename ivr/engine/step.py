@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from ivr.engine import instructions as ins
 from ivr.engine.answers import on_input
-from ivr.engine.events import (
-    AgentCallEnded, CallStarted, DialEnded, Event, Input, LookupDone, NoAgentsSignedIn, NoInput, QueueEnded,
-    RecordingEnded,
-)
+from ivr.engine.events import (AgentCallEnded, CallStarted, DialEnded, Event, Input, LookupDone, NoAgentsSignedIn,
+                               NoInput, QueueEnded, RecordingEnded)
 from ivr.engine.gathering import gather
 from ivr.engine.nodes import branch, hours, lookup_request, on_dial, on_lookup, on_recording, transfer, voicemail
 from ivr.engine.queue import enqueue, on_agent, on_no_agents, on_queue

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping
 
-from ivr.flowlang.sources import flow_name
 from ivr.flowlang.model import Bundle
+from ivr.flowlang.sources import flow_name
 
 #: A flow file name as the store keeps it: a flow name (or queues) and .yaml/.yml, no folders.
 FILE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}\.ya?ml")

@@ -9,9 +9,8 @@ from ivr.errors import suggest
 from ivr.flowlang import schema as fs
 from ivr.flowlang.conditions import AllOf, Condition, parse_condition
 from ivr.flowlang.durations import parse_duration
-from ivr.flowlang.model import (
-    Branch, Collect, Hours, LookupSpec, Menu, MenuOption, Node, NodeKind, QueueSpec, Transfer, Voicemail,
-)
+from ivr.flowlang.model import (Branch, Collect, Hours, LookupSpec, Menu, MenuOption, Node, NodeKind, QueueSpec,
+                                Transfer, Voicemail)
 from ivr.flowlang.parsed import Diagnostics, FileState
 from ivr.flowlang.speechcheck import listen, no_intent, node_speech
 from ivr.flowlang.validate import conforms, prune

@@ -20,9 +20,9 @@ from jsonschema import Draft202012Validator
 
 from ivr.config import Settings
 from ivr.errors import IvrError
+from ivr.flowlang.yamlsource import YamlSyntaxError, format_path, load
 from ivr.simulator import HANGUP, CallResult, GatherInfo, HttpTransport, LoopbackServer, ScriptedCaller, Simulator
 from ivr.simulator.transcript import format_transcript
-from ivr.flowlang.yamlsource import YamlSyntaxError, format_path, load
 from routing.model import Agent, AgentStatus
 
 STEP = {"anyOf": [

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from ivr.jobs.queue import (
-    enqueue_callbacks, enqueue_count, enqueue_transcription, schedule_offer_expiry, schedule_presence_check,
-    schedule_queue_timers, schedule_wrap_up_end,
-)
+from ivr.jobs.queue import (enqueue_callbacks, enqueue_count, enqueue_transcription, schedule_offer_expiry,
+                            schedule_presence_check, schedule_queue_timers, schedule_wrap_up_end)
 from ivr.services.scheduling import Recording
 from ivr.store.calllog import CallLog
 from routing.config import QueueConfig

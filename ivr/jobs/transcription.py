@@ -20,9 +20,8 @@ from rq import get_current_job
 
 from ivr.bootstrap import worker_services
 from ivr.jobs.queue import job_connection
-from ivr.services.transcription import (
-    RecordingRefused, RecordingUnavailable, TranscriptionError, TranscriptionStatus, fetch_recording, media_url,
-)
+from ivr.services.transcription import (RecordingRefused, RecordingUnavailable, TranscriptionError, TranscriptionStatus,
+                                        fetch_recording, media_url)
 from speech.audio import decode_wav
 from speech.errors import WavError
 from speech.transcribe import transcribe

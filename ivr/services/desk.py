@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ivr.engine.state import CallState
-from ivr.store.calllog import CallLog
 from ivr.errors import IvrError
 from ivr.services.publishing import FlowRepository
+from ivr.store.calllog import CallLog
 from ivr.store.sessions import SessionStore
 from routing import keys as keys_rt
 from routing.acd import Distributor

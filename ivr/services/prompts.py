@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterator
 
 import redis as redis_lib
 
-from ivr.engine import instructions as ins
 from ivr.config import Settings
+from ivr.engine import instructions as ins
 from ivr.flowlang.model import Bundle, SayPart
 from speech.errors import TtsError
 from speech.prompts import PromptCache, PromptText

@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ivr.store import keys
 from ivr.errors import FlowError, StoreError
 from ivr.flowlang.compile import load_bundle
-from ivr.flowlang.sources import read_directory
 from ivr.flowlang.model import Bundle
+from ivr.flowlang.sources import read_directory
+from ivr.store import keys
 from ivr.store.flowversions import FlowStore
 from routing.acd import Distributor
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from routing.model import Offer
 from routing.config import QueueConfig
+from routing.model import Offer
 
 
 @dataclass(frozen=True)

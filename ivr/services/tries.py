@@ -28,12 +28,12 @@ from typing import Any, Callable, Mapping
 
 import redis as redis_lib
 
-from ivr.store import keys
 from ivr.errors import IvrError
 from ivr.services.publishing import FlowRepository
-from ivr.store.listening import ListenStore
 from ivr.simulator import HANGUP, CallEvent, GatherInfo, HttpTransport, Simulator
 from ivr.simulator.transport import HttpResponse
+from ivr.store import keys
+from ivr.store.listening import ListenStore
 from routing.acd import Distributor
 from speech.recognizer import Outcome, Result, normalize
 

@@ -18,8 +18,8 @@ from typing import Any, Iterable, Mapping
 
 import redis as redis_lib
 
-from ivr.store import keys
 from ivr.services.publishing import FlowRepository
+from ivr.store import keys
 from routing.acd import Distributor
 
 log = logging.getLogger(__name__)

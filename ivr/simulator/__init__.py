@@ -5,8 +5,8 @@ from ivr.simulator.agent import SimulatedAgent
 from ivr.simulator.call import CallEvent, CallResult, Simulator, SimulatorError
 from ivr.simulator.inputs import HANGUP, Caller, GatherInfo, InteractiveCaller, ScriptedCaller
 from ivr.simulator.rest import Redirect, TwilioRestStandIn
-from ivr.simulator.transcript import format_event, format_transcript
 from ivr.simulator.stream import Answer
+from ivr.simulator.transcript import format_event, format_transcript
 from ivr.simulator.transport import HttpResponse, HttpTransport, LoopbackServer, Transport, WsgiTransport
 
 __all__ = ["CallEvent", "CallResult", "Simulator", "SimulatorError", "HANGUP", "Caller", "GatherInfo",

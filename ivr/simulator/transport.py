@@ -71,6 +71,7 @@ class LoopbackServer:
 
     def __enter__(self) -> "LoopbackServer":
         import threading
+
         # A short poll interval: shutdown() waits for the serving loop to notice (0.5 s by default).
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name="ivr-loopback", daemon=True)

@@ -17,8 +17,8 @@ import redis as redis_lib
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ivr.store import keys
 from ivr.errors import IvrError
+from ivr.store import keys
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 10

@@ -13,8 +13,8 @@ from typing import Any, Callable, Mapping
 
 import redis as redis_lib
 
-from ivr.store import keys
 from ivr.errors import StaleVersionError, StoreError
+from ivr.store import keys
 
 Validator = Callable[[Mapping[str, str]], None]
 

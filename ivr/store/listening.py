@@ -16,9 +16,9 @@ from typing import Any
 
 import redis as redis_lib
 
-from ivr.store import keys
-from ivr.errors import SessionError
 from ivr.engine.instructions import Gather
+from ivr.errors import SessionError
+from ivr.store import keys
 from speech.recognizer import Outcome, Result
 from speech.session import Turn
 

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 
 import redis as redis_lib
 
-from ivr.store import keys
 from ivr.errors import SessionError
+from ivr.store import keys
 
 # KEYS[1] = session hash, KEYS[2] = (optional) list extended in the same step (the call's step log).
 # ARGV[1] = expected seq, ARGV[2] = new seq, ARGV[3] = state JSON, ARGV[4] = twiml, ARGV[5] = ttl,

@@ -10,15 +10,15 @@ from typing import Any, Callable
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from ivr.store.accounts import Role
 from ivr.services.desk import AGENT_CHOICES, MAX_HISTORY_SECONDS, AgentDesk, WrapUpRefused
 from ivr.services.queueing import AcceptOutcome, Queueing
+from ivr.store.accounts import Role
 from ivr.store.tokens import AgentTokens
 from ivr.telephony import twiml, urls
 from routing.model import Agent
 from webhooks.auth import session_role
-from webhooks.security import public_url
 from webhooks.consoles.streams import stream_slot
+from webhooks.security import public_url
 
 bp = Blueprint("agents", __name__, url_prefix="/api/agent")
 AGENT_RING_SECONDS = 20

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, render_template
 from flask_login import user_logged_out
 
-from ivr.store.accounts import Role
 from ivr.services.desk import AGENT_CHOICES, MAX_NOTES
+from ivr.store.accounts import Role
 from routing.model import AgentStatus, Outcome
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav

@@ -13,15 +13,14 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import yaml
-from flask import (Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from ivr.store.accounts import Role
 from ivr.errors import Diagnostic, FlowError, StaleVersionError, StoreError
 from ivr.flowlang.check import check_sources
 from ivr.flowlang.diagram import DiagramCache, DiagramError, edges, node_id, render_svg, to_dot
 from ivr.flowlang.edit import DraftError, check_file_name, diff, draft, summaries, without
 from ivr.flowlang.model import Bundle
+from ivr.store.accounts import Role
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
 

@@ -20,8 +20,8 @@ from wtforms.validators import Length, NumberRange, Optional, Regexp, Validation
 
 from ivr.store.accounts import Role
 from ivr.store.callsearch import MAX_SCAN, CallQuery, Outcome, SearchResult
-from webhooks.consoles import timeline
 from webhooks.auth import role_required
+from webhooks.consoles import timeline
 from webhooks.consoles.pages import add_nav
 
 bp = Blueprint("history", __name__)

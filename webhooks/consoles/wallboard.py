@@ -20,12 +20,13 @@ from typing import Any, Callable, Iterator
 import redis as redis_lib
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 
+from ivr.services.wallboard import (SAMPLE_EVERY, WallboardHistory, fingerprint, live_queue_names, parse_day, snapshot,
+                                    utc_day)
 from ivr.store.accounts import Role
-from ivr.services.wallboard import SAMPLE_EVERY, WallboardHistory, fingerprint, live_queue_names, parse_day, snapshot, utc_day
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
-from webhooks.security import api_token_required
 from webhooks.consoles.streams import stream_slot
+from webhooks.security import api_token_required
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wallboard", __name__)

@@ -18,11 +18,11 @@ from twilio.request_validator import RequestValidator
 from ivr.config import DEFAULT_ACCOUNT_SID
 from ivr.engine.instructions import Say, Tts
 from ivr.store.listening import ListenStore, ListenTurn
+from ivr.telephony import urls
 from speech.mediastream import Start
 from speech.recognizer import Result
 from speech.session import StreamSession, Turn
 from speech.synth import silence
-from ivr.telephony import urls
 from webhooks.security import public_url
 
 log = logging.getLogger(__name__)

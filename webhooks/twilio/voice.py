@@ -11,17 +11,17 @@ from typing import Callable
 
 from flask import Blueprint, Response, current_app, request
 
-from ivr.services.calls import CallService
-from ivr.errors import SessionError
 from ivr.engine.events import DialEnded, Event, Input, NoInput, QueueEnded, RecordingEnded
-from ivr.flowlang.model import Flow
 from ivr.engine.instructions import Gather, Instruction, Pause, Say, Tts
+from ivr.errors import SessionError
+from ivr.flowlang.model import Flow
+from ivr.services.calls import CallService
 from ivr.store.listening import ListenTurn
+from ivr.telephony import twiml, urls
 from routing.config import Hold
 from speech.recognizer import Outcome
-from ivr.telephony import twiml, urls
-from webhooks.twilio.media import stream_url
 from webhooks.security import public_base, public_url, twilio_signed
+from webhooks.twilio.media import stream_url
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio")
