@@ -1,4 +1,8 @@
-"""The HTTP edge: Flask app factory, Twilio voice endpoints, the JSON API. The only package that speaks HTTP."""
+"""The HTTP edge, the only package that speaks HTTP: the Flask app factory (on the services of ``ivr.bootstrap``).
+
+Its blueprints are grouped by audience: ``twilio/`` (what Twilio calls), ``api/`` (the JSON APIs) and ``consoles/``
+(the browser pages).
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """What the engine asks the telephony edge to do (output of :func:`ivr.engine.step.step`).
 
-These are plain data; ``webhooks`` turns them into TwiML with twilio's ``VoiceResponse`` and the simulator reads
-that TwiML back. The engine never builds XML and never performs I/O: a :class:`Lookup` is an *effect* the caller
-of ``step`` performs before feeding the outcome back as a :class:`~ivr.engine.events.LookupDone` event.
+These are plain data; :mod:`ivr.telephony.twiml` turns them into TwiML with twilio's ``VoiceResponse`` and the
+simulator reads that TwiML back. The engine never builds XML and never performs I/O: a :class:`Lookup` is an
+*effect* the caller of ``step`` performs before feeding the outcome back as a
+:class:`~ivr.engine.events.LookupDone` event.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Background work run by RQ workers (``ivr worker``)."""
+"""Background work run by RQ workers (``ivr worker``): the queue and what enqueues (``queue``, ``scheduler``), one
+module per kind of job, and the job paths of the previous layout (``aliases``)."""
 
 from __future__ import annotations
 
