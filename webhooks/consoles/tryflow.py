@@ -22,9 +22,9 @@ from ivr.errors import FlowError, StoreError
 from ivr.flowlang.compile import load_bundle
 from ivr.flowlang.model import Bundle
 from ivr.services.sandbox import Sandbox, SandboxApp, sandbox_client
-from ivr.services.tries import KEEP_AFTER_END, InputKind, TryError, TryInput, TryState, TryStore
 from ivr.store import keys
 from ivr.store.accounts import Role
+from ivr.store.tries import KEEP_AFTER_END, InputKind, TryError, TryInput, TryState, TryStore
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
 
