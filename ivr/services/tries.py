@@ -30,7 +30,6 @@ import redis as redis_lib
 from ivr.services.publishing import FlowRepository
 from ivr.simulator import HANGUP, CallEvent, GatherInfo, HttpTransport, Simulator
 from ivr.simulator.transport import HttpResponse
-from ivr.store import keys
 from ivr.store.listening import ListenStore
 from ivr.store.tries import KEEP_AFTER_END, InputKind, TryError, TryInput, TryState, TryStore
 from routing.acd import Distributor
@@ -225,12 +224,12 @@ class TryRunner:
         version: int | None = None
         transport: _PinningTransport | None = None
         try:
-            lock = self.store.redis.lock(keys.TRY_PUBLISH_LOCK, timeout=30, blocking_timeout=PUBLISH_LOCK_WAIT)
+            lock = self.store.publish_lock(timeout=30, blocking_timeout=PUBLISH_LOCK_WAIT)
             if not lock.acquire():
                 raise TryError("the sandbox is busy starting other tries: try again in a moment")
             transport = _PinningTransport(self.base_url, lock)
             version = self.repo.store.publish(sources, self.repo.validate, author=owner, message=f"try {try_id}")
-            self.store.redis.persist(keys.flows_version(version))  # reused by this try: kept while it runs
+            self.store.keep_version(version)  # reused by this try: kept while it runs
             self.repo.apply_routing_settings(version)
             self.store.update(try_id, call_sid=call_sid, sandbox_version=version, state=TryState.RUNNING.value)
             self.store.push_event(try_id, "started", call_sid=call_sid, caller=caller_number, called=called)
@@ -246,7 +245,7 @@ class TryRunner:
                 transport.release()
             try:
                 if version is not None:  # the sandbox keeps no version for long: each try publishes its own
-                    self.store.redis.expire(keys.flows_version(version), KEEP_AFTER_END)
+                    self.store.expire_version(version, KEEP_AFTER_END)
                 self.store.push_event(try_id, "ended", outcome=outcome, reason=caller.end_reason)
                 self.store.end(try_id, owner)
             except redis_lib.RedisError:  # Redis gone: the keys expire, the page sees the heartbeat stop

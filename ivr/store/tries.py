@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Mapping
 
 import redis as redis_lib
+from redis.lock import Lock
 
 from ivr.errors import IvrError
 from ivr.store import keys
@@ -205,4 +206,22 @@ class TryStore:
         pipe.zrem(keys.try_owner(owner), try_id)
         pipe.delete(keys.try_input(try_id), keys.try_alive(try_id))
         pipe.execute()
+
+    # -- the sandbox's own records, as a try uses them ---------------------------------------------------------
+    def publish_lock(self, timeout: int, blocking_timeout: float) -> Lock:
+        """The lock held from a try's publish to its call's first webhook (not acquired yet)."""
+        return self.redis.lock(keys.TRY_PUBLISH_LOCK, timeout=timeout, blocking_timeout=blocking_timeout)
+
+    def keep_version(self, version: int) -> None:
+        """The sandbox's flow ``version`` stays while the try that published it runs (no expiry)."""
+        self.redis.persist(keys.flows_version(version))
+
+    def expire_version(self, version: int, seconds: int) -> None:
+        """The sandbox's flow ``version`` expires ``seconds`` from now (its try is over)."""
+        self.redis.expire(keys.flows_version(version), seconds)
+
+    def call_steps(self, call_sid: str, after: int = 0) -> list[Any]:
+        """The steps of the sandbox call ``call_sid`` in its call log, from index ``after`` on."""
+        return [json.loads(item) for item in self.redis.lrange(keys.call_steps(call_sid), after, -1)]
+
 
