@@ -12,11 +12,12 @@ import pytest
 
 from ivr.config import Settings
 from ivr.services.sandbox import sandbox_client
-from ivr.services.tries import InputKind, TryInput, typed_result
+from ivr.services.tries import typed_result
 from ivr.simulator import LoopbackServer
 from ivr.store import keys
 from ivr.store.accounts import AccountStore, Role
 from ivr.store.keys import try_events as events_key, try_meta as meta_key, try_owner as owner_key
+from ivr.store.tries import InputKind, TryInput
 from routing.acd import Distributor
 from routing.model import Agent, AgentStatus
 from speech.recognizer import Outcome

@@ -20,11 +20,12 @@ from twilio.request_validator import RequestValidator
 from ivr.config import Settings
 from ivr.jobs.queue import QUEUE_NAME, schedule_sampling
 from ivr.jobs.sweeps import startup_sweep
-from ivr.services.wallboard import WallboardHistory, take_sample
+from ivr.services.wallboard import take_sample
 from ivr.simulator import LoopbackServer, TwilioRestStandIn
 from ivr.store import keys
 from ivr.store.accounts import AccountStore, Role
 from ivr.store.tokens import AgentTokens
+from ivr.store.wallboard import WallboardHistory
 from routing.model import Agent, AgentStatus
 from webhooks import create_app
 

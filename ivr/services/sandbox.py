@@ -17,9 +17,10 @@ from typing import Any, Callable
 import redis as redis_lib
 
 from ivr.services.publishing import FlowRepository
-from ivr.services.tries import TryRunner, TryStore
+from ivr.services.tries import TryRunner
 from ivr.simulator import LoopbackServer
 from ivr.store.listening import ListenStore
+from ivr.store.tries import TryStore
 from speech.models import ModelRegistry
 
 

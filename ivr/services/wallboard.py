@@ -2,8 +2,9 @@
 waiting and service level per queue.
 
 The history is sampled by an RQ job chain like the routing rematch sweep (:mod:`ivr.jobs.wallboard`): one
-chain however many workers run, restarted by a worker's startup sweep when lost. Samples live in one sorted set per
-UTC day (scored by time), kept :data:`HISTORY_TTL` seconds.
+chain however many workers run, restarted by a worker's startup sweep when lost. The samples are kept by
+:class:`~ivr.store.wallboard.WallboardHistory`: one sorted set per UTC day (scored by time), kept
+:data:`~ivr.store.wallboard.HISTORY_TTL` seconds.
 """
 
 from __future__ import annotations
@@ -12,22 +13,20 @@ import json
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from dataclasses import asdict
+from datetime import date
 from typing import Any, Iterable, Mapping
 
 import redis as redis_lib
 
 from ivr.services.publishing import FlowRepository
-from ivr.store import keys
+from ivr.store.wallboard import QueueSample, WallboardHistory, utc_day
 from routing.acd import Distributor
 
 log = logging.getLogger(__name__)
 
 #: Seconds between two samples of the day's chart.
 SAMPLE_EVERY = 60
-#: How long a day's samples are kept (a week back, and today).
-HISTORY_TTL = 8 * 86400
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Snapshot fields that change every second by themselves (the browser ticks them): not a change worth a push.
 TICKING = ("at_ms", "longest_wait_s", "in_status_s")
@@ -75,20 +74,6 @@ def fingerprint(snap: Mapping[str, Any]) -> str:
 
 
 # -- history -----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class QueueSample:
-    """One queue at one moment: calls waiting, the longest wait, today's service level (None before any call
-    was answered or abandoned)."""
-
-    waiting: int
-    longest_wait_s: int
-    service_level: float | None
-
-
-def utc_day(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).date()
-
-
 def parse_day(raw: str) -> date:
     """A ``YYYY-MM-DD`` day; ValueError with a message fit for the user otherwise."""
     if not _DAY.match(raw or ""):
@@ -97,28 +82,6 @@ def parse_day(raw: str) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"'day' {raw!r} is not a calendar date") from None
-
-
-class WallboardHistory:
-    """Samples of the queues over each UTC day, in Redis (``redis`` passed in)."""
-
-    def __init__(self, redis: redis_lib.Redis, ttl: int = HISTORY_TTL):
-        self.redis = redis
-        self.ttl = ttl
-
-    def record(self, at_ms: int, queues: Mapping[str, QueueSample]) -> None:
-        """Add one sample of every queue, taken at ``at_ms``, to its day."""
-        key = keys.wallboard_samples(utc_day(at_ms).isoformat())
-        member = json.dumps({"at": at_ms, "queues": {name: asdict(s) for name, s in sorted(queues.items())}})
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(key, {member: at_ms})
-        pipe.expire(key, self.ttl)
-        pipe.execute()
-
-    def day(self, day: date) -> list[dict[str, Any]]:
-        """The day's samples, oldest first: ``{"at": ms, "queues": {name: {waiting, longest_wait_s,
-        service_level}}}``."""
-        return [json.loads(raw) for raw in self.redis.zrange(keys.wallboard_samples(day.isoformat()), 0, -1)]
 
 
 def take_sample(connection: redis_lib.Redis, queue_names: Iterable[str], now_ms: int | None = None) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def sign_in_failures(kind: str, who: str) -> str:
     return f"{PREFIX}sign-in-failures:{kind}:{who[:64]}"
 
 
-# -- try a flow: in the sandbox database only (see ivr.services.tries); a try's keys share the hash tag of its id --
+# -- try a flow: in the sandbox database only (see ivr.store.tries); a try's keys share the hash tag of its id --
 TRY_PREFIX = f"{PREFIX}try:"
 #: Held from a try's publish to its first webhook, so the call is pinned to the version it published.
 TRY_PUBLISH_LOCK = f"{TRY_PREFIX}publish-lock"

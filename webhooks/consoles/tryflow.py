@@ -9,7 +9,6 @@ the live call log, queues, agents or flow versions.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -22,9 +21,8 @@ from ivr.errors import FlowError, StoreError
 from ivr.flowlang.compile import load_bundle
 from ivr.flowlang.model import Bundle
 from ivr.services.sandbox import Sandbox, SandboxApp, sandbox_client
-from ivr.services.tries import KEEP_AFTER_END, InputKind, TryError, TryInput, TryState, TryStore
-from ivr.store import keys
 from ivr.store.accounts import Role
+from ivr.store.tries import KEEP_AFTER_END, InputKind, TryError, TryInput, TryState, TryStore
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
 
@@ -228,8 +226,7 @@ def events(try_id: str) -> Any:
             found.append({"kind": "ended", "outcome": "lost", "reason": "the server running this try stopped"})
     steps: list[Any] = []
     if meta.get("call_sid"):
-        raw = store.redis.lrange(keys.call_steps(meta["call_sid"]), steps_after, -1)
-        steps = [json.loads(item) for item in raw]
+        steps = store.call_steps(meta["call_sid"], steps_after)
     return jsonify(events=found, next=after + len(found), steps=steps, steps_next=steps_after + len(steps),
                    state=state, waiting=meta.get("waiting", ""))
 

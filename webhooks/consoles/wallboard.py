@@ -1,5 +1,6 @@
 """The supervisor wallboard: a page watching the queues and agents live (Server-Sent Events), and a chart of the
-day's calls waiting and service level (samples recorded by the worker, :mod:`ivr.services.wallboard`).
+day's calls waiting and service level (samples recorded by the worker, :mod:`ivr.services.wallboard`, kept by
+:mod:`ivr.store.wallboard`).
 
 - ``GET /wallboard``: the page (signed-in supervisors).
 - ``GET /api/wallboard``: the live snapshot as JSON.
@@ -20,9 +21,9 @@ from typing import Any, Callable, Iterator
 import redis as redis_lib
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 
-from ivr.services.wallboard import (SAMPLE_EVERY, WallboardHistory, fingerprint, live_queue_names, parse_day, snapshot,
-                                    utc_day)
+from ivr.services.wallboard import SAMPLE_EVERY, fingerprint, live_queue_names, parse_day, snapshot
 from ivr.store.accounts import Role
+from ivr.store.wallboard import WallboardHistory, utc_day
 from webhooks.auth import role_required, signed_in_account
 from webhooks.consoles.pages import add_nav
 from webhooks.consoles.streams import stream_slot
