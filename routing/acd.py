@@ -121,6 +121,10 @@ class Distributor:
         """Events after id ``after`` (``0``: all kept, ``$``: only new), waiting up to ``block_ms`` for one."""
         return self.registry.events(agent_id, after, block_ms, count)
 
+    def last_event_id(self, agent_id: str) -> str:
+        """The id of the agent's newest event (``0``: none yet), where a fresh console's stream starts."""
+        return self.registry.last_event_id(agent_id)
+
     def wrap_up_until(self, agent_id: str, end_ms: int) -> None:
         """Note when the agent's current wrap-up ends (its timer job may be lost: see :meth:`wrap_ups_over`)."""
         self.registry.wrap_up_until(agent_id, end_ms)

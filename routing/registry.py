@@ -105,6 +105,11 @@ class AgentRegistry:
                 events.append((event_id.decode(), fields[b"kind"].decode(), json.loads(fields[b"data"])))
         return events
 
+    def last_event_id(self, agent_id: str) -> str:
+        """The id of the agent's newest event (``0``: none yet), where a fresh console's stream starts."""
+        stream = keys.agent_events(agent_id)
+        return self.redis.xinfo_stream(stream)["last-generated-id"].decode() if self.redis.exists(stream) else "0"
+
     def wrap_up_until(self, agent_id: str, end_ms: int) -> None:
         """Note when the agent's current wrap-up ends (its timer job may be lost: see :meth:`wrap_ups_over`)."""
         self.redis.hset(keys.AGENT_WRAP_END, agent_id, end_ms)

@@ -1,7 +1,8 @@
 """The statistics job: finished calls folded into per-day counters (calls, per flow, disposition, status).
 
-Counting is idempotent (a per-day set of counted SIDs) and SIDs leave the list only after they are counted, so a
-job retried, run twice, or killed half-way counts each call exactly once and loses none.
+Counting is idempotent (a per-day set of counted SIDs, :class:`ivr.store.stats.CallStats`) and SIDs leave the list
+only after they are counted (:class:`ivr.store.finished.FinishedCalls`), so a job retried, run twice, or killed
+half-way counts each call exactly once and loses none.
 """
 
 from __future__ import annotations
@@ -13,38 +14,17 @@ import redis as redis_lib
 
 from ivr.bootstrap import worker_services
 from ivr.jobs.queue import job_connection
-from ivr.store import keys
+from ivr.store.finished import FinishedCalls
+from ivr.store.stats import STATS_TTL, CallStats
 
-STATS_TTL = 400 * 86400
-
-# Lua: count a finished call once. KEYS[1] = stats hash, KEYS[2] = set of counted call SIDs.
-# ARGV[1] = call SID, ARGV[2] = ttl, ARGV[3..] = field names to increment.
-_COUNT_ONCE = """
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
-for i = 3, #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], 1) end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return 1
-"""
+__all__ = ["STATS_TTL", "count_finished_calls", "daily_stats", "finalize_call"]
 
 
 def count_finished_calls(connection: redis_lib.Redis | None = None, batch: int = 500) -> dict[str, Any]:
     """Count every finished call waiting on the list; returns how many were new."""
     connection = connection or job_connection()
-    seen = counted = 0
-    while True:
-        sids = connection.lrange(keys.FINISHED_CALLS, 0, batch - 1)
-        if not sids:
-            # Release the marker, then look again: a call pushed meanwhile either saw the marker (and is
-            # found by this second look) or set a fresh one (and queued its own job).
-            connection.delete(keys.COUNT_PENDING)
-            if connection.llen(keys.FINISHED_CALLS) == 0:
-                return {"seen": seen, "counted": counted}
-            continue
-        for sid in sids:
-            counted += finalize_call(sid.decode() if isinstance(sid, bytes) else sid, connection)["counted"]
-        connection.ltrim(keys.FINISHED_CALLS, len(sids), -1)
-        seen += len(sids)
+    seen, counted = FinishedCalls(connection).drain(lambda sid: finalize_call(sid, connection)["counted"], batch)
+    return {"seen": seen, "counted": counted}
 
 
 def finalize_call(call_sid: str, connection: redis_lib.Redis | None = None) -> dict[str, Any]:
@@ -57,12 +37,10 @@ def finalize_call(call_sid: str, connection: redis_lib.Redis | None = None) -> d
     day = datetime.fromtimestamp(started, timezone.utc).date().isoformat()
     fields = ["calls", f"flow:{record.get('flow') or '-'}", f"disposition:{record.get('disposition') or 'unknown'}",
               f"status:{record.get('status')}"]
-    stats_key, counted_key = keys.stats_keys(day)
-    counted = connection.eval(_COUNT_ONCE, 2, stats_key, counted_key, call_sid, STATS_TTL, *fields)
-    return {"counted": bool(counted), "day": day, "fields": fields}
+    counted = CallStats(connection).count_once(day, call_sid, fields)
+    return {"counted": counted, "day": day, "fields": fields}
 
 
 def daily_stats(connection: redis_lib.Redis, day: str) -> dict[str, int]:
     """Counters of one UTC day (``YYYY-MM-DD``)."""
-    raw = connection.hgetall(keys.stats_keys(day)[0])
-    return {k.decode() if isinstance(k, bytes) else k: int(v) for k, v in raw.items()}
+    return CallStats(connection).day(day)

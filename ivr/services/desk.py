@@ -17,7 +17,6 @@ from ivr.errors import IvrError
 from ivr.services.publishing import FlowRepository
 from ivr.store.calllog import CallLog
 from ivr.store.sessions import SessionStore
-from routing import keys as keys_rt
 from routing.acd import Distributor
 from routing.config import DEFAULT_DISPOSITIONS
 from routing.model import AgentStatus, Offer
@@ -89,8 +88,7 @@ class AgentDesk:
 
     def events_start(self, agent_id: str) -> str:
         """Where a fresh console's event stream starts: after the agent's newest event (``0``: none yet)."""
-        redis, stream = self.router.redis, keys_rt.agent_events(agent_id)
-        return redis.xinfo_stream(stream)["last-generated-id"].decode() if redis.exists(stream) else "0"
+        return self.router.last_event_id(agent_id)
 
     def dispositions(self, record: dict[str, Any]) -> tuple[str, ...]:
         """The dispositions of the queue the call was taken from, in the flow version it was pinned to (the

@@ -13,7 +13,6 @@ from ivr.errors import FlowError, StoreError
 from ivr.flowlang.compile import load_bundle
 from ivr.flowlang.model import Bundle
 from ivr.flowlang.sources import read_directory
-from ivr.store import keys
 from ivr.store.flowversions import FlowStore
 from routing.acd import Distributor
 
@@ -60,7 +59,7 @@ class FlowRepository:
     def publish_directory(self, directory: str | Path, *, author: str, message: str) -> int:
         sources = read_directory(directory)
         version = self.store.publish(sources, self.validate, author=author, message=message)
-        self.store.redis.hset(keys.FLOWS_DIRECTORIES, _directory_id(directory), _sources_digest(sources))
+        self.store.record_directory(_directory_id(directory), _sources_digest(sources))
         self._published(version)
         return version
 
@@ -117,15 +116,15 @@ class FlowRepository:
             if path.name not in sources:
                 report[path.name] = f"not in v{version}"
         if version == self.store.current_version() and all(not s.startswith("not in") for s in report.values()):
-            self.store.redis.hset(keys.FLOWS_DIRECTORIES, _directory_id(directory), _sources_digest(sources))
+            self.store.record_directory(_directory_id(directory), _sources_digest(sources))
         return report
 
     def published_as_is(self, directory: str | Path) -> bool:
         """Something is live and ``directory``'s files are what they were when it was last published."""
         if self.store.current_version() is None:
             return False
-        recorded = self.store.redis.hget(keys.FLOWS_DIRECTORIES, _directory_id(directory))
-        return recorded is not None and recorded.decode() == _sources_digest(read_directory(directory))
+        recorded = self.store.directory_digest(_directory_id(directory))
+        return recorded is not None and recorded == _sources_digest(read_directory(directory))
 
     def publish_at_start(self, directory: str | Path) -> int | None:
         """Publish the flows directory when nothing is live yet, or when its files changed since it was last

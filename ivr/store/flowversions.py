@@ -100,6 +100,17 @@ class FlowStore:
             marked = marked or event["current"]
         return events
 
+    def directory_digest(self, directory_id: str) -> str | None:
+        """The digest of the flows directory ``directory_id`` (its absolute path) as it was when last published or
+        exported as the live version; None when it never was."""
+        recorded = self.redis.hget(keys.FLOWS_DIRECTORIES, directory_id)
+        return recorded.decode() if recorded is not None else None
+
+    def record_directory(self, directory_id: str, digest: str) -> None:
+        """Remember that the flows directory ``directory_id`` held files of ``digest`` when it was published or
+        exported as the live version (so a server start republishes it only when its files changed)."""
+        self.redis.hset(keys.FLOWS_DIRECTORIES, directory_id, digest)
+
     def _files(self, version: int) -> dict[str, str] | None:
         raw = self.redis.get(keys.flows_version(version))
         return json.loads(raw)["files"] if raw else None
