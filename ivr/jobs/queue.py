@@ -29,8 +29,8 @@ from ivr.services.prompts import static_prompts
 from ivr.services.scheduling import Recording
 from ivr.services.transcription import TranscriptionStatus
 from ivr.services.wallboard import SAMPLE_EVERY
-from ivr.store import keys
 from ivr.store.calllog import CallLog
+from ivr.store.chains import Chain, ChainMarkers
 from routing.acd import Distributor
 from routing.config import QueueConfig
 from routing.model import Offer
@@ -85,25 +85,26 @@ def _timer_retry() -> Retry:
 
 
 # -- single chains (one job scheduled at a time, however many workers start) -------------------------------------
-def start_chain(connection: redis_lib.Redis, marker: str, job_path: str, prefix: str, seconds: float) -> bool:
-    """Schedule ``job_path`` in ``seconds`` unless the chain's ``marker`` says a job is already scheduled. The
+def start_chain(connection: redis_lib.Redis, chain: Chain, job_path: str, seconds: float) -> bool:
+    """Schedule ``job_path`` in ``seconds`` unless the chain's marker says a job is already scheduled. The
     marker names the job that owns the chain and outlives its time by a minute, so a chain lost with its worker is
     restarted by the next worker's startup sweep; a late job of an older chain then finds the marker is not its
     own and does not reschedule (:func:`continue_chain`), so chains never multiply."""
-    job_id = f"{prefix}-{secrets.token_hex(8)}"
-    if not connection.set(marker, job_id, nx=True, ex=int(seconds) + 60):
+    job_id = f"{chain.value}-{secrets.token_hex(8)}"
+    if not ChainMarkers(connection).claim(chain, job_id, int(seconds) + 60):
         return False
     queue(connection).enqueue_in(timedelta(seconds=seconds), job_path, job_id=job_id, result_ttl=600,
                                  retry=_timer_retry())
     return True
 
 
-def continue_chain(connection: redis_lib.Redis, marker: str, schedule: Callable[[redis_lib.Redis], bool]) -> None:
+def continue_chain(connection: redis_lib.Redis, chain: Chain, schedule: Callable[[redis_lib.Redis], bool]) -> None:
     """First thing a chain's job does: when it owns the chain (or the marker is gone), schedule the next one."""
     job = get_current_job()
-    owner = connection.get(marker)
-    if owner is None or (job is not None and owner.decode() == job.id):
-        connection.delete(marker)
+    markers = ChainMarkers(connection)
+    owner = markers.owner(chain)
+    if owner is None or (job is not None and owner == job.id):
+        markers.release(chain)
         schedule(connection)
 
 
@@ -168,13 +169,13 @@ def schedule_presence_check(connection: redis_lib.Redis, agent_id: str, seconds:
 def schedule_rematch(connection: redis_lib.Redis, seconds: float = REMATCH_EVERY) -> bool:
     """Schedule the next rematch sweep unless one is already scheduled (one chain, however many workers start:
     see :func:`start_chain`)."""
-    return start_chain(connection, keys.REMATCH_SCHEDULED, REMATCH, "rematch", seconds)
+    return start_chain(connection, Chain.REMATCH, REMATCH, seconds)
 
 
 def schedule_sampling(connection: redis_lib.Redis, seconds: float = SAMPLE_EVERY) -> bool:
     """Schedule the wallboard's next sample unless one is already scheduled: one chain, however many workers start
     (see :func:`start_chain`)."""
-    return start_chain(connection, keys.WALLBOARD_SAMPLING, SAMPLE_WALLBOARD, "wallboard-sample", seconds)
+    return start_chain(connection, Chain.WALLBOARD_SAMPLING, SAMPLE_WALLBOARD, seconds)
 
 
 def enqueue_startup_sweep(connection: redis_lib.Redis) -> None:

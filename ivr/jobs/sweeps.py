@@ -13,7 +13,7 @@ from ivr.jobs.presence import check_presence
 from ivr.jobs.queue import continue_chain, job_connection, schedule_rematch, schedule_sampling
 from ivr.jobs.routing_timers import end_wrap_up, expire_offers, offered
 from ivr.jobs.stats import count_finished_calls
-from ivr.store import keys
+from ivr.store.chains import Chain
 from routing.model import AgentStatus
 
 
@@ -22,7 +22,7 @@ def rematch(connection: redis_lib.Redis | None = None) -> list[str]:
     now, place the callbacks that have one. The next sweep is scheduled first, so a sweep that fails does not end
     the chain."""
     connection = connection or job_connection()
-    continue_chain(connection, keys.REMATCH_SCHEDULED, schedule_rematch)
+    continue_chain(connection, Chain.REMATCH, schedule_rematch)
     services = worker_services(connection)
     renewed = expire_offers(services.redis)
     offers = services.router.rematch()

@@ -11,7 +11,7 @@ from rq import get_current_job
 from ivr.bootstrap import worker_services
 from ivr.jobs.queue import continue_chain, schedule_sampling
 from ivr.services.wallboard import live_queue_names, take_sample
-from ivr.store import keys
+from ivr.store.chains import Chain
 
 
 def sample_wallboard(connection: redis_lib.Redis | None = None) -> dict[str, Any]:
@@ -22,5 +22,5 @@ def sample_wallboard(connection: redis_lib.Redis | None = None) -> dict[str, Any
         if job is None:
             raise RuntimeError("no connection given and not running inside an RQ job")
         connection = job.connection
-    continue_chain(connection, keys.WALLBOARD_SAMPLING, schedule_sampling)
+    continue_chain(connection, Chain.WALLBOARD_SAMPLING, schedule_sampling)
     return take_sample(connection, live_queue_names(worker_services(connection).repo))

@@ -29,7 +29,6 @@ from ivr.services.lookups import LOOKUP_BUDGET_SECONDS, MAX_LOOKUPS_PER_TURN, Ht
 from ivr.services.publishing import FlowRepository
 from ivr.services.queueing import Queueing
 from ivr.services.scheduling import NullScheduler, Recording, Scheduler
-from ivr.store import keys
 from ivr.store.calllog import MAX_STEPS, CallLog
 from ivr.store.finished import stage_finished
 from ivr.store.sessions import Session, SessionStore, decode
@@ -126,7 +125,7 @@ class CallService:
         result = self._when_no_agents(bundle, result)
         twiml = render(result.instructions, seq + 1)
         saved = self.sessions.save(call_sid, Session(seq + 1, result.state.to_dict(), twiml), expected_seq=seq,
-                                   append_to=keys.call_steps(call_sid),
+                                   append_to=self.calllog.steps_key(call_sid),
                                    items=[json.dumps(e, default=str) for e in result.log],
                                    items_ttl=self.calllog.ttl, items_max=MAX_STEPS)
         if not saved:  # another request for this call got there first: answer what it answered
@@ -244,8 +243,8 @@ class CallService:
     def _session_and_version(self, call_sid: str) -> tuple[Session | None, int | None]:
         """The call's session (a retried webhook) and the live flow version, in one round trip."""
         pipe = self.sessions.redis.pipeline(transaction=False)
-        pipe.hgetall(keys.session(call_sid))
-        pipe.get(keys.FLOWS_CURRENT)
+        self.sessions.queue_load(pipe, call_sid)
+        self.repo.store.queue_current_version(pipe)
         raw_session, raw_version = self._execute(pipe)
         return decode(raw_session), int(raw_version) if raw_version is not None else None
 

@@ -66,6 +66,12 @@ class CallLog:
         self._finish = redis.register_script(_FINISH)
         self._transcription = redis.register_script(_TRANSCRIPTION)
 
+    @staticmethod
+    def steps_key(call_sid: str) -> str:
+        """The key of the call's list of steps, for a write that must be atomic with another store's (the session
+        save that logs a step's entries, :meth:`ivr.store.sessions.SessionStore.save`)."""
+        return keys.call_steps(call_sid)
+
     def start(self, call_sid: str, *, caller: str, called: str, flow: str, version: int, started_at: float,
               pipe: redis_lib.client.Pipeline | None = None) -> None:
         """Open a call's record (queued on ``pipe`` when given, so the caller can batch round trips)."""

@@ -36,6 +36,12 @@ class FlowStore:
             raise StoreError(f"cannot read the current flow version: {e}") from e
         return int(raw) if raw is not None else None
 
+    @staticmethod
+    def queue_current_version(pipe: redis_lib.client.Pipeline) -> None:
+        """Queue the read of the live version's number on ``pipe`` (to share a round trip); its result is the
+        number as bytes, or None when nothing is published."""
+        pipe.get(keys.FLOWS_CURRENT)
+
     def get(self, version: int) -> dict[str, str]:
         """The sources of ``version``; :class:`StoreError` when there is no such version."""
         try:

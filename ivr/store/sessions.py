@@ -86,6 +86,11 @@ class SessionStore:
             raise SessionError(f"cannot load session {call_sid}: {e}") from e
         return decode(raw)
 
+    @staticmethod
+    def queue_load(pipe: redis_lib.client.Pipeline, call_sid: str) -> None:
+        """Queue the read of the call's session on ``pipe`` (to share a round trip); :func:`decode` its result."""
+        pipe.hgetall(keys.session(call_sid))
+
     def save(self, call_sid: str, session: Session, expected_seq: int, *, append_to: str | None = None,
              items: Sequence[str] = (), items_ttl: int = 0, items_max: int = 500) -> bool:
         """Replace the session if its stored ``seq`` still equals ``expected_seq``; True when saved.
