@@ -12,6 +12,8 @@ concept in :mod:`ivr.engine.answers`, :mod:`ivr.engine.gathering`, :mod:`ivr.eng
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from ivr.engine import instructions as ins
 from ivr.engine.answers import on_input
 from ivr.engine.events import (AgentCallEnded, CallStarted, DialEnded, Event, Input, LookupDone, NoAgentsSignedIn,
@@ -103,19 +105,15 @@ def enter(run: Run, node: Node) -> Next:
         run.record("hangup", prompt=prompt_text(run.render(body)))
         run.end(Disposition.SELF_SERVICE, body)
         return None, None
-    if kind in (NodeKind.MENU, NodeKind.COLLECT, NodeKind.LISTEN):
-        gather(run, body)
-        return None, None
-    if kind is NodeKind.LOOKUP:
-        lookup_request(run, body)
-        return None, None
-    if kind is NodeKind.QUEUE:
-        enqueue(run, body)
-        return None, None
-    if kind is NodeKind.TRANSFER:
-        transfer(run, body)
-        return None, None
-    if kind is NodeKind.VOICEMAIL:
-        voicemail(run, body)
-        return None, None
-    raise EngineError(f"unknown node kind {kind}")  # pragma: no cover
+    hand_off = _WAITING_NODES.get(kind)
+    if hand_off is None:  # pragma: no cover
+        raise EngineError(f"unknown node kind {kind}")
+    hand_off(run, body)
+    return None, None
+
+
+#: The kinds of node that hand the call to the edge and wait for what happens there (the next event).
+_WAITING_NODES: dict[NodeKind, Callable[[Run, Any], None]] = {
+    NodeKind.MENU: gather, NodeKind.COLLECT: gather, NodeKind.LISTEN: gather, NodeKind.LOOKUP: lookup_request,
+    NodeKind.QUEUE: enqueue, NodeKind.TRANSFER: transfer, NodeKind.VOICEMAIL: voicemail,
+}
